@@ -1,0 +1,261 @@
+"""Helpers the scripts share: lengths like `256k`, clean command-line errors, atomic saves, tokenizers, the
+evaluation corpora (documents of at least a given length, as the paper samples PG19 / Proof-pile books), and the
+passkey-retrieval prompt of YaRN and LongRoPE (Section 4.3).
+"""
+
+import json
+import os
+import random
+import re
+import sys
+import sysconfig
+import zlib
+
+import numpy as np
+import torch
+
+# ----------------------------------------------------------------------------------------------------------------
+# Command lines
+
+
+def parse_length(text, base=None):
+    """'4096' | '4k' (x1024) | '2m' (x1024^2) | '8x' (times `base`, the original length) -> tokens."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMxX]?)\s*", str(text))
+    if not match:
+        raise ValueError(f"length '{text}' is not a number with an optional k, m or x suffix (e.g. 4096, 4k, 2m, 8x)")
+    number, suffix = float(match.group(1)), match.group(2).lower()
+    if suffix == "x":
+        if base is None:
+            raise ValueError(f"length '{text}' is relative (x) but no original length is known here")
+        number *= base
+    else:
+        number *= {"": 1, "k": 1024, "m": 1024 * 1024}[suffix]
+    if number < 2 or number != int(number):
+        raise ValueError(f"length '{text}' must be a whole number of at least 2 tokens")
+    return int(number)
+
+
+def parse_lengths(text, base=None):
+    return [parse_length(t, base) for t in str(text).split(",") if t.strip()]
+
+
+def format_length(n):
+    for unit, size in (("m", 1024 * 1024), ("k", 1024)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    return str(n)
+
+
+def run_cli(main):
+    """Runs `main()`; a bad argument or input ends with one sentence on stderr and exit code 2, no traceback."""
+    try:
+        main()
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+def save_json(path, obj):
+    """Write then rename: a crash never leaves half a file."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(f"{path}.tmp", "w") as f:
+        json.dump(obj, f, indent=1)
+    os.replace(f"{path}.tmp", path)
+    return path
+
+
+def save_state(obj, path):
+    """torch.save, atomically: for resumable jobs."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    torch.save(obj, f"{path}.tmp")
+    os.replace(f"{path}.tmp", path)
+    return path
+
+
+def save_csv(path, rows):
+    if not rows:
+        return path
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    with open(f"{path}.tmp", "w") as f:
+        f.write(",".join(columns) + "\n")
+        for row in rows:
+            f.write(",".join("" if row.get(c) is None else str(row[c]) for c in columns) + "\n")
+    os.replace(f"{path}.tmp", path)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Tokenizers
+
+
+class Tokenizer:
+    """One interface over a tokenizer.json (tokenizers), a tokenizer.model (sentencepiece) or raw bytes."""
+
+    def __init__(self, encode, decode, bos_id, eos_id, byte_level=False):
+        self._encode, self._decode = encode, decode
+        self.bos_id, self.eos_id, self.byte_level = bos_id, eos_id, byte_level
+
+    def encode(self, text, bos=False):
+        ids = self._encode(text)
+        return ([self.bos_id] if bos and self.bos_id is not None else []) + ids
+
+    def decode(self, ids):
+        return self._decode([int(i) for i in ids])
+
+
+def load_tokenizer(model_dir):
+    """The tokenizer saved with a model: tokenizer.json, else tokenizer.model (here or in the parent folder)."""
+    from model import resolve_model_dir
+    model_dir = resolve_model_dir(model_dir)
+    config = {}
+    if os.path.exists(os.path.join(model_dir, "config.json")):
+        with open(os.path.join(model_dir, "config.json")) as f:
+            config = json.load(f)
+    bos, eos = config.get("bos_token_id"), config.get("eos_token_id")
+    path = os.path.join(model_dir, "tokenizer.json")
+    if os.path.exists(path):
+        from tokenizers import Tokenizer as HFTokenizer
+        tok = HFTokenizer.from_file(path)
+        probe = "Ab\u00e9\n"
+        if tok.encode(probe, add_special_tokens=False).ids == list(probe.encode("utf-8")):
+            return byte_tokenizer(bos, eos)  # token i is byte i: read files as raw bytes, much faster
+        return Tokenizer(lambda t: tok.encode(t, add_special_tokens=False).ids,
+                         lambda ids: tok.decode(ids, skip_special_tokens=False), bos, eos)
+    for folder in (model_dir, os.path.dirname(os.path.abspath(model_dir))):
+        path = os.path.join(folder, "tokenizer.model")
+        if os.path.exists(path):
+            import sentencepiece as spm
+            sp = spm.SentencePieceProcessor(model_file=path)
+            return Tokenizer(lambda t: sp.encode(t), lambda ids: sp.decode(ids),
+                             sp.bos_id() if bos is None else bos, sp.eos_id() if eos is None else eos)
+    raise ValueError(f"{model_dir} has no tokenizer.json or tokenizer.model")
+
+
+def byte_tokenizer(bos_id=256, eos_id=257):
+    """Token i < 256 is byte i; specials follow. Text is UTF-8 encoded, so every string round-trips."""
+    return Tokenizer(lambda t: list(t.encode("utf-8")),
+                     lambda ids: bytes(i for i in ids if i < 256).decode("utf-8", errors="replace"),
+                     bos_id, eos_id, byte_level=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Corpora: documents as 1-D int64 tensors
+
+
+def stdlib_files(split):
+    """The running Python's standard-library sources, split by path: 1 file in 20 is validation."""
+    root = sysconfig.get_paths()["stdlib"]
+    files = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in ("site-packages", "__pycache__", "idlelib", "lib2to3"))
+        for name in sorted(names):
+            if name.endswith(".py"):
+                rel = os.path.relpath(os.path.join(folder, name), root)
+                is_validation = zlib.crc32(rel.encode()) % 20 == 0
+                if split == "all" or (split == "validation") == is_validation:
+                    files.append(os.path.join(folder, name))
+    return files
+
+
+def _text_files(path):
+    if os.path.isfile(path):
+        return [path]
+    return sorted(os.path.join(folder, name) for folder, _, names in os.walk(path) for name in names)
+
+
+def _encode_file(file, tokenizer):
+    with open(file, "rb") as f:
+        raw = f.read()
+    ids = list(raw) if tokenizer.byte_level else tokenizer.encode(raw.decode("utf-8", errors="replace"))
+    return torch.tensor(([tokenizer.bos_id] if tokenizer.bos_id is not None else []) + ids, dtype=torch.long)
+
+
+def _split_stream(tokens, tokenizer):
+    """A pre-tokenized stream (nanoGPT .bin or .npy) split into documents at its separator tokens."""
+    tokens = torch.from_numpy(np.asarray(tokens).astype(np.int64))
+    sep = tokenizer.eos_id if tokenizer.eos_id is not None else tokenizer.bos_id
+    if sep is None:
+        return [tokens]
+    cuts = (tokens == sep).nonzero().flatten().tolist()
+    docs, start = [], 0
+    for cut in cuts + [len(tokens)]:
+        end = cut + 1 if tokenizer.eos_id is not None else cut  # eos closes a document; bos opens the next
+        if end - start > 1:
+            docs.append(tokens[start:end])
+        start = end
+    return docs
+
+
+def load_documents(data, tokenizer, split="validation", vocab_size=None):
+    """Documents from `data`: None (the standard library corpus), a text file or folder, or a token file
+    (`.bin` as nanoGPT writes it: uint16, or uint32 when the vocabulary needs it; `.npy`)."""
+    if data is None:
+        return [_encode_file(f, tokenizer) for f in stdlib_files(split)]
+    if not os.path.exists(data):
+        raise ValueError(f"data path {data} does not exist")
+    if data.endswith(".bin"):
+        dtype = np.uint32 if (vocab_size or 0) > 65536 else np.uint16
+        return _split_stream(np.memmap(data, dtype=dtype, mode="r"), tokenizer)
+    if data.endswith(".npy"):
+        return _split_stream(np.load(data, mmap_mode="r"), tokenizer)
+    docs = [_encode_file(f, tokenizer) for f in _text_files(data)]
+    if not docs:
+        raise ValueError(f"data folder {data} holds no files")
+    return docs
+
+
+def sample_documents(docs, length, count, seed=0, what="the data"):
+    """`count` documents of at least `length` tokens, each cut to its first `length` (seeded choice)."""
+    long_enough = [d for d in docs if len(d) >= length]
+    if len(long_enough) < count:
+        longest = max((len(d) for d in docs), default=0)
+        raise ValueError(f"{what} has {len(long_enough)} documents of at least {length} tokens but {count} are "
+                         f"needed (longest: {longest} tokens); use shorter lengths, fewer samples or longer documents")
+    order = list(range(len(long_enough)))
+    random.Random(seed).shuffle(order)
+    return [long_enough[i][:length] for i in sorted(order[:count])]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Passkey retrieval (YaRN's prompt, used by LongRoPE Section 4.3)
+
+PASSKEY_TASK = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
+                "I will quiz you about the important information there.")
+PASSKEY_FILLER = (" The grass is green.", " The sky is blue.", " The sun is yellow.", " Here we go.", " There and back again.")
+PASSKEY_QUESTION = "What is the pass key? The pass key is"
+
+
+def passkey_needle(key):
+    return f"The pass key is {key}. Remember it. {key} is the pass key."
+
+
+def passkey_prompt(tokenizer, length, depth, key, with_task=True):
+    """Token ids of exactly `length` tokens: [task] filler... needle filler... question.
+
+    The needle is put on the filler sentence boundary nearest to `depth` (0 = start, 1 = end) of the filler.
+    Returns (ids, needle_start) so a caller can check where it landed.
+    """
+    head = tokenizer.encode(PASSKEY_TASK if with_task else "", bos=True)
+    needle = tokenizer.encode(" " + passkey_needle(key))
+    question = tokenizer.encode(" " + PASSKEY_QUESTION)
+    budget = length - len(head) - len(needle) - len(question)
+    if budget < 0:
+        raise ValueError(f"a passkey prompt needs more than {length} tokens (at least {length - budget})")
+    sentence_ids = [tokenizer.encode(s) for s in PASSKEY_FILLER]
+    filler, boundaries = [], [0]
+    while len(filler) < budget + 64:
+        for ids in sentence_ids:
+            filler += ids
+            boundaries.append(len(filler))
+    cut = min((b for b in boundaries if b <= budget), key=lambda b: abs(b - depth * budget))
+    ids = head + filler[:cut] + needle + filler[cut:budget] + question
+    return ids, len(head) + cut
+
+
+def passkey_answer(text):
+    """The digits the model generated first, or '' if it generated none."""
+    match = re.match(r"\s*(\d+)", text)
+    return match.group(1) if match else ""

@@ -1,0 +1,339 @@
+"""Evaluation: perplexity by context length, passkey retrieval, and the LongRoPE paper's figures.
+
+    python eval.py ppl      --model tiny --rope none,pi,ntk,dynamic-ntk,yarn,factors.json --lengths 1x,2x,4x,8x
+    python eval.py passkey  --model tiny --rope yarn,factors.json --lengths 1x,4x,8x --depths 0,0.5,1 --trials 10
+    python eval.py figures  --ppl ppl.json --passkey passkey.json --factors factors.json --out docs
+    python eval.py reproduce --out docs       (the whole paper in miniature on the tiny model)
+
+Perplexity (Section 4.2, Tables 2-5) has two protocols. `truncate` (the paper's and YaRN's `--truncate`): each
+sampled document is cut to the length and scored in one window. `sliding`: each document (cut to the largest
+length) is scored with a window of the length moving by `--stride`, every token predicted once with as much
+context as the window allows. Passkey retrieval (Section 4.3) hides "The pass key is N" in filler text at a depth
+and reads only the digits the model generates after the question; the prompt itself never counts.
+"""
+
+import argparse
+import math
+import os
+import random
+from dataclasses import replace
+
+import torch
+from tqdm import tqdm
+
+from common import (format_length, load_documents, load_tokenizer, parse_lengths, passkey_answer, passkey_prompt,
+                    run_cli, sample_documents, save_csv, save_json)
+from longrope import load_factors, parse_rope, rescale_factors
+from model import load_model
+
+
+def load(args):
+    model = load_model(args.model, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+    return model, load_tokenizer(args.model)
+
+
+def original_length(model, args):
+    return args.original_length or model.rope.original_max_len
+
+
+def rope_for(spec, model, original, length, target=None):
+    """A method configured for `target` (default: for the length evaluated), a factor file, or the model's own."""
+    if spec == "model":
+        return model.rope
+    rope = parse_rope(spec, model.config.head_dim, original, target or length)
+    return rope if rope.name else replace(rope, name=spec)
+
+
+@torch.inference_mode()
+def document_loss(model, tokens, window, stride=None):
+    """(sum of nats, number of predicted tokens) for one document, one window or sliding windows."""
+    device = next(model.parameters()).device
+    tokens = tokens.to(device)
+    if stride is None:
+        window_tokens = tokens[:window][None]  # (1, T)
+        return float(model.loss(window_tokens, reduction="sum")), window_tokens.shape[1] - 1
+    total, count, scored_to = 0.0, 0, 1  # token 0 has no context, it is never predicted
+    for begin in range(0, len(tokens), stride):
+        end = min(begin + window, len(tokens))
+        targets = tokens[begin:end].clone()
+        targets[: max(scored_to - begin, 1)] = -100  # only tokens no earlier window scored
+        targets = torch.cat([targets[1:], targets.new_full((1,), -100)])  # position t predicts token t+1
+        total += float(model.loss(tokens[begin:end][None], targets[None], reduction="sum"))
+        count += int((targets != -100).sum())
+        scored_to = end
+        if end == len(tokens):
+            break
+    return total, count
+
+
+def perplexity_table(model, docs, specs, lengths, original, target=None, stride=None, progress=True):
+    records = []
+    bar = tqdm(total=len(specs) * len(lengths) * len(docs), disable=not progress, desc="ppl")
+    for spec in specs:
+        for length in lengths:
+            rope = rope_for(spec, model, original, length, target)
+            model.set_rope(rope)
+            total, count = 0.0, 0
+            for doc in docs:
+                loss, n = document_loss(model, doc[: max(lengths)], length, None if stride is None else stride(length))
+                total, count = total + loss, count + n
+                bar.update()
+            loss = total / count
+            records.append({"method": rope.label, "length": length, "protocol": "truncate" if stride is None else
+                            "sliding", "loss": loss, "ppl": math.exp(min(loss, 700)), "bits": loss / math.log(2),
+                            "tokens": count, "samples": len(docs)})
+            bar.set_postfix(method=rope.label, length=format_length(length), ppl=f"{records[-1]['ppl']:.3g}")
+    bar.close()
+    return records
+
+
+def print_table(records, value, title, fmt="{:.3f}"):
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    lengths = sorted({r["length"] for r in records})
+    cell = {(r["method"], r["length"]): r[value] for r in records}
+    width = max(12, *(len(m) + 2 for m in methods))
+    print(f"\n{title}")
+    print("method".ljust(width) + "".join(format_length(n).rjust(10) for n in lengths))
+    for m in methods:
+        print(m.ljust(width) + "".join(fmt.format(cell[m, n]).rjust(10) if (m, n) in cell else " " * 10
+                                       for n in lengths))
+
+
+def write_results(records, args, stem):
+    for path, writer in ((args.json, save_json), (args.csv, save_csv)):
+        if path:
+            writer(path, records)
+            print(f"wrote {path}")
+
+
+def cmd_ppl(args):
+    model, tokenizer = load(args)
+    original = original_length(model, args)
+    lengths = parse_lengths(args.lengths, original)
+    specs = [s.strip() for s in args.rope.split(",") if s.strip()]
+    target = parse_lengths(args.target, original)[0] if args.target else None
+    for spec in specs:  # fail before any work on a bad method or factor file
+        rope_for(spec, model, original, max(lengths), target)
+    docs = sample_documents(load_documents(args.data, tokenizer, "validation", model.config.vocab_size),
+                            max(lengths), args.samples, args.seed, what=args.data or "the validation corpus")
+    stride = None if args.protocol == "truncate" else (lambda n: args.stride or n // 2)
+    records = perplexity_table(model, docs, specs, lengths, original, target, stride)
+    print_table(records, "ppl", f"perplexity ({args.protocol}, {len(docs)} documents)", "{:.3f}")
+    print_table(records, "loss", "loss (nats per token)", "{:.4f}")
+    write_results(records, args, "ppl")
+
+
+@torch.inference_mode()
+def passkey_accuracy(model, tokenizer, rope, length, depth, trials, seed, with_task):
+    """Fraction of `trials` prompts whose generated digits equal the key."""
+    rng = random.Random(f"{seed}-{length}-{depth}")
+    keys = [str(rng.randint(10000, 99999)) for _ in range(trials)]
+    prompts = torch.tensor([passkey_prompt(tokenizer, length, depth, k, with_task)[0] for k in keys])
+    max_new = len(tokenizer.encode(" " + keys[0])) + 1
+    model.set_rope(rope)
+    device = next(model.parameters()).device
+    generated = model.generate(prompts.to(device), max_new)  # (trials, max_new): continuations only
+    answers = [passkey_answer(tokenizer.decode(g.tolist())) for g in generated]
+    return sum(a == k for a, k in zip(answers, keys)) / trials, list(zip(keys, answers))
+
+
+def cmd_passkey(args):
+    model, tokenizer = load(args)
+    original = original_length(model, args)
+    lengths = parse_lengths(args.lengths, original)
+    depths = [float(d) for d in args.depths.split(",")]
+    specs = [s.strip() for s in args.rope.split(",") if s.strip()]
+    target = parse_lengths(args.target, original)[0] if args.target else None
+    with_task = (not tokenizer.byte_level) if args.task is None else args.task
+    records = []
+    bar = tqdm(total=len(specs) * len(lengths) * len(depths), desc="passkey")
+    for spec in specs:
+        for length in lengths:
+            rope = rope_for(spec, model, original, length, target)
+            for depth in depths:
+                accuracy, pairs = passkey_accuracy(model, tokenizer, rope, length, depth, args.trials, args.seed,
+                                                   with_task)
+                records.append({"method": rope.label, "length": length, "depth": depth, "accuracy": accuracy,
+                                "trials": args.trials, "answers": " ".join(f"{k}:{a or '-'}" for k, a in pairs)})
+                bar.update()
+    bar.close()
+    by_length = []
+    for spec in dict.fromkeys(r["method"] for r in records):
+        for length in lengths:
+            rows = [r for r in records if r["method"] == spec and r["length"] == length]
+            by_length.append({"method": spec, "length": length,
+                              "accuracy": sum(r["accuracy"] for r in rows) / len(rows)})
+    print_table(by_length, "accuracy", f"passkey accuracy ({len(depths)} depths x {args.trials} trials)", "{:.2f}")
+    write_results(records, args, "passkey")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Figures
+
+
+def _plt():
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        return plt
+    except ImportError:
+        raise ValueError("figures need matplotlib: pip install matplotlib") from None
+
+
+def plot_perplexity(records, path, title="Perplexity against context length"):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for method in dict.fromkeys(r["method"] for r in records):
+        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r["length"])
+        ax.plot([r["length"] for r in rows], [r["ppl"] for r in rows], marker="o", label=method)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("perplexity")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_factors(factor_files, head_dim, base, path, baselines=("pi", "ntk", "yarn")):
+    """Rescale factor lambda_i against frequency index i for the baselines and searched LongRoPE files."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ropes = [load_factors(f, head_dim) for f in factor_files]
+    reference = ropes[0] if ropes else None
+    if reference is not None:
+        original, target = reference.original_max_len, int(round(reference.factor * reference.original_max_len))
+        from longrope import make_rope
+        for method in baselines:
+            ax.plot(rescale_factors(make_rope(method, original, target), head_dim, base, target), label=method,
+                    linestyle="--")
+    for rope in ropes:
+        ax.plot(rope.long_factor, label=f"{rope.label} (LongRoPE, n_hat={rope.n_hat})", linewidth=2)
+    ax.set_xlabel("frequency index i (0 = fastest rotation)")
+    ax.set_ylabel("rescale factor lambda_i")
+    ax.set_title("Rescale factors per RoPE frequency")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_passkey(records, path_lines, path_heatmap, heatmap_method=None):
+    plt = _plt()
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    lengths = sorted({r["length"] for r in records})
+    depths = sorted({r["depth"] for r in records})
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for method in methods:
+        acc = [sum(r["accuracy"] for r in records if r["method"] == method and r["length"] == n) /
+               max(1, sum(1 for r in records if r["method"] == method and r["length"] == n)) for n in lengths]
+        ax.plot(lengths, acc, marker="o", label=method)
+    ax.set_xscale("log", base=2)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("context length (tokens)")
+    ax.set_ylabel("passkey accuracy")
+    ax.set_title("Passkey retrieval by length")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path_lines, dpi=120)
+    plt.close(fig)
+
+    method = heatmap_method or methods[-1]
+    grid = [[next((r["accuracy"] for r in records if r["method"] == method and r["length"] == n and r["depth"] == d),
+                  float("nan")) for n in lengths] for d in depths]
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    image = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+    ax.set_xticks(range(len(lengths)), [format_length(n) for n in lengths])
+    ax.set_yticks(range(len(depths)), [f"{d:.0%}" for d in depths])
+    ax.set_xlabel("context length")
+    ax.set_ylabel("needle depth")
+    ax.set_title(f"Passkey accuracy, {method}")
+    fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(path_heatmap, dpi=120)
+    plt.close(fig)
+    return path_lines, path_heatmap
+
+
+def cmd_figures(args):
+    import json
+    os.makedirs(args.out, exist_ok=True)
+    written = []
+    if args.ppl:
+        with open(args.ppl) as f:
+            written.append(plot_perplexity(json.load(f), os.path.join(args.out, "perplexity.png")))
+    if args.factors:
+        from model import load_model as _load
+        cfg = _load(args.model, device="cpu").config
+        written.append(plot_factors(args.factors.split(","), cfg.head_dim, cfg.rope_theta,
+                                    os.path.join(args.out, "factors.png")))
+    if args.passkey:
+        with open(args.passkey) as f:
+            written += plot_passkey(json.load(f), os.path.join(args.out, "passkey.png"),
+                                    os.path.join(args.out, "passkey_heatmap.png"))
+    for path in written:
+        print(f"wrote {path}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common_args(p):
+        p.add_argument("--model", default="tiny", help="model folder (HF or Meta format), or 'tiny' (default)")
+        p.add_argument("--rope", default="model",
+                       help="comma-separated: model (the checkpoint's own), none, pi, ntk, dynamic-ntk, yarn, FILE.json")
+        p.add_argument("--target", default=None,
+                       help="length the baseline methods are stretched to (default: each evaluated length)")
+        p.add_argument("--original-length", type=int, default=None,
+                       help="the model's pretraining length (default: from its config)")
+        p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if present)")
+        p.add_argument("--dtype", default=None, help="float32 or bfloat16 (default: bfloat16 on CUDA)")
+        p.add_argument("--json", default=None, help="write the records as JSON here")
+        p.add_argument("--csv", default=None, help="write the records as CSV here")
+
+    p = sub.add_parser("ppl", help="perplexity by context length")
+    common_args(p)
+    p.add_argument("--lengths", default="1x,2x,4x,8x", help="e.g. 2k,4k,128k or 1x,8x (x: times the original length)")
+    p.add_argument("--data", default=None, help="text file/folder or .bin/.npy tokens (default: stdlib validation)")
+    p.add_argument("--samples", type=int, default=10, help="documents, each at least as long as the largest length")
+    p.add_argument("--protocol", choices=("truncate", "sliding"), default="truncate")
+    p.add_argument("--stride", type=int, default=None, help="sliding protocol stride (default: half the length)")
+    p.set_defaults(run=cmd_ppl)
+
+    p = sub.add_parser("passkey", help="passkey retrieval accuracy by length and depth")
+    common_args(p)
+    p.add_argument("--lengths", default="1x,2x,4x,8x")
+    p.add_argument("--depths", default="0,0.25,0.5,0.75,1")
+    p.add_argument("--trials", type=int, default=10)
+    p.add_argument("--task", action=argparse.BooleanOptionalAction, default=None,
+                   help="open the prompt with YaRN's task sentence (default: yes, except for byte-level models "
+                        "such as tiny, which is trained without it)")
+    p.set_defaults(run=cmd_passkey)
+
+    p = sub.add_parser("figures", help="PNG figures from ppl/passkey JSON and factor files")
+    p.add_argument("--ppl", default=None)
+    p.add_argument("--passkey", default=None)
+    p.add_argument("--factors", default=None, help="comma-separated factor files")
+    p.add_argument("--model", default="tiny", help="model whose head dimension and base the factors are for")
+    p.add_argument("--out", default="docs")
+    p.set_defaults(run=cmd_figures)
+
+    args = parser.parse_args()
+    for name in ("samples", "trials"):
+        if getattr(args, name, 1) < 1:
+            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    args.run(args)
+
+
+if __name__ == "__main__":
+    run_cli(main)
