@@ -49,6 +49,9 @@ class RopeScaling:
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # provenance read from a factor file
 
     def __post_init__(self):
+        for name in ("long_factor", "short_factor"):  # lists (from JSON or a search) become tuples: hashable
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
         if self.method not in METHODS:
             raise ValueError(f"unknown rope method '{self.method}'; expected one of {', '.join(METHODS)} or a .json factor file")
         if not (math.isfinite(self.factor) and self.factor > 0):

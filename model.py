@@ -40,7 +40,7 @@ class ModelConfig:
     intermediate_size: int = 11008
     norm_eps: float = 1e-5
     rope_theta: float = 10000.0
-    max_position_embeddings: int = 4096  # the original (pretraining) context length
+    max_position_embeddings: int = 4096  # config.json's value; the original length is model.rope.original_max_len
     sliding_window: int | None = None  # Mistral: each token sees itself and the window-1 tokens before it
     tie_word_embeddings: bool = False
     bos_token_id: int | None = 1
@@ -90,7 +90,7 @@ def rope_dict_from_hf(cfg):
     return None if rope.get("rope_type", rope.get("type", "default")) == "default" else rope
 
 
-def config_from_meta(params, vocab_size, max_len=4096):
+def config_from_meta(params, vocab_size, max_len=None):
     """ModelConfig from Meta's params.json; the MLP width follows Meta's rounding rule."""
     dim, n_heads = params["dim"], params["n_heads"]
     hidden = int(2 * (4 * dim) / 3)
@@ -102,7 +102,7 @@ def config_from_meta(params, vocab_size, max_len=4096):
         vocab_size=vocab_size, hidden_size=dim, n_layers=params["n_layers"], n_heads=n_heads,
         n_kv_heads=params.get("n_kv_heads") or n_heads, head_dim=dim // n_heads, intermediate_size=hidden,
         norm_eps=params.get("norm_eps", 1e-5), rope_theta=float(params.get("rope_theta", 10000.0)),
-        max_position_embeddings=params.get("max_seq_len", max_len))
+        max_position_embeddings=max_len or params.get("max_seq_len", 4096))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -183,6 +183,7 @@ class Attention(nn.Module):
         super().__init__()
         self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
         self.window = cfg.sliding_window
+        self.attend = attention  # parallel.py swaps in Ulysses sequence parallelism here, from outside
         self.q_proj = nn.Linear(cfg.hidden_size, cfg.n_heads * cfg.head_dim, bias=False)
         self.k_proj = nn.Linear(cfg.hidden_size, cfg.n_kv_heads * cfg.head_dim, bias=False)
         self.v_proj = nn.Linear(cfg.hidden_size, cfg.n_kv_heads * cfg.head_dim, bias=False)
@@ -196,7 +197,7 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.update(layer, start, k, v)  # (B, nkv, start+T, hd)
-        y = attention(q, k, v, start, self.window)  # (B, nh, T, hd)
+        y = self.attend(q, k, v, start, self.window)  # (B, nh, T, hd)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
 
 
@@ -454,7 +455,7 @@ def load_model(path="tiny", device=None, dtype=None, rope=None, max_len=None):
         if "tok_embeddings.weight" not in state:
             raise ValueError(f"{path}: Meta checkpoint lacks tok_embeddings.weight")
         params = _read_json(os.path.join(path, "params.json"))
-        cfg = config_from_meta(params, state["tok_embeddings.weight"].shape[0], max_len or 4096)
+        cfg = config_from_meta(params, state["tok_embeddings.weight"].shape[0], max_len)
         key_map = meta_key_map(cfg)
         permute = {f"layers.{i}.attention.{w}.weight": heads for i in range(cfg.n_layers)
                    for w, heads in (("wq", cfg.n_heads), ("wk", cfg.n_kv_heads))}
@@ -514,14 +515,16 @@ def hf_config_dict(cfg, rope=None):
 
 
 def save_model(model, out_dir, rope=None, dtype=None):
-    """Writes Hugging Face format (config.json + model.safetensors), atomically, loadable by transformers."""
+    """Writes Hugging Face format (config.json + model.safetensors), atomically, loadable by transformers.
+
+    The config carries `rope` (default: the model's current one) as its rope scaling dict."""
     from safetensors.torch import save_file
     os.makedirs(out_dir, exist_ok=True)
     cfg = model.config
     keys = {ours: hf for hf, ours in hf_key_map(cfg).items()}
     state = {keys[name]: p.detach().to(dtype or p.dtype).contiguous().cpu()
              for name, p in model.named_parameters() if name in keys}
-    config = hf_config_dict(cfg, rope)
+    config = hf_config_dict(cfg, model.rope if rope is None else rope)
     config["torch_dtype"] = str(next(iter(state.values())).dtype).replace("torch.", "")
     save_file(state, os.path.join(out_dir, "model.safetensors.tmp"), metadata={"format": "pt"})
     os.replace(os.path.join(out_dir, "model.safetensors.tmp"), os.path.join(out_dir, "model.safetensors"))

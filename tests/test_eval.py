@@ -1,0 +1,194 @@
+"""eval.py against independent computations: transformers' loss, a naive sliding window, passkey scoring."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import eval as ev  # noqa: E402
+from common import PASSKEY_FILLER, PASSKEY_TASK, byte_tokenizer, load_documents, passkey_prompt, sample_documents  # noqa: E402
+from model import load_model  # noqa: E402
+
+transformers = pytest.importorskip("transformers")
+
+
+def byte_tokenizer_json(path):
+    """A tokenizers BPE with no merges over GPT-2's byte alphabet: token i is byte i."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    vocab = {chars[b]: b for b in range(256)} | {"<s>": 256, "</s>": 257, "<pad>": 258}
+    tok = Tokenizer(models.BPE(vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.save(path)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A random Llama saved by transformers, with a byte-level tokenizer, and a small text corpus."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("ckpt")
+    cfg = transformers.LlamaConfig(vocab_size=260, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                   max_position_embeddings=32, bos_token_id=256, eos_token_id=257)
+    hf = transformers.LlamaForCausalLM(cfg).eval()
+    hf.save_pretrained(folder / "model")
+    byte_tokenizer_json(str(folder / "model" / "tokenizer.json"))
+    data = folder / "data"
+    data.mkdir()
+    for i in range(6):
+        (data / f"doc{i}.txt").write_text(" ".join(f"word{(i * 7 + j) % 13}" for j in range(40 + 10 * i)))
+    return hf, str(folder / "model"), str(data)
+
+
+def run_eval(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "eval.py"), *args], capture_output=True, text=True,
+                          cwd=ROOT)
+
+
+def test_ppl_command_reports_the_loss_transformers_computes(checkpoint, tmp_path):
+    hf, model_dir, data = checkpoint
+    out = tmp_path / "ppl.json"
+    result = run_eval("ppl", "--model", model_dir, "--rope", "none,yarn", "--lengths", "32,2x", "--data", data,
+                      "--samples", "3", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    records = json.loads(out.read_text())
+    docs = sample_documents(load_documents(data, byte_tokenizer(256, 257)), 64, 3, 0)
+    config = json.loads(open(os.path.join(model_dir, "config.json")).read())
+    config.pop("rope_parameters", None)  # written the legacy way, which every transformers version reads
+    config.update(rope_theta=10000.0, rope_scaling={"rope_type": "yarn", "factor": 2.0,
+                                                    "original_max_position_embeddings": 32})
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    hf_yarn = transformers.LlamaForCausalLM(transformers.LlamaConfig.from_pretrained(tmp_path)).eval()
+    hf_yarn.load_state_dict(hf.state_dict())
+    for method, length, reference in (("none", 32, hf), ("none", 64, hf), ("yarn", 64, hf_yarn)):
+        batch = torch.stack([d[:length] for d in docs])
+        with torch.no_grad():
+            expected = float(reference(batch, labels=batch).loss)  # transformers' mean over the shifted tokens
+        got = next(r for r in records if r["method"] == method and r["length"] == length)
+        assert got["loss"] == pytest.approx(expected, abs=1e-5)
+        assert got["ppl"] == pytest.approx(math.exp(expected), rel=1e-4)
+        assert got["tokens"] == 3 * (length - 1)
+
+
+def naive_sliding_loss(logits_fn, tokens, window, stride):
+    """Every token t >= 1 predicted once, from the window that first covers it (Hugging Face's recipe)."""
+    nats, count, prev_end = 0.0, 0, 0
+    for begin in range(0, len(tokens), stride):
+        end = min(begin + window, len(tokens))
+        logits = logits_fn(tokens[begin:end])
+        for t in range(max(prev_end, begin + 1), end):  # predict token t from position t-1 of this window
+            nats += float(F.cross_entropy(logits[t - 1 - begin][None], tokens[t][None]))
+            count += 1
+        prev_end = end
+        if end == len(tokens):
+            break
+    return nats, count
+
+
+@pytest.mark.parametrize("window,stride", [(16, 8), (16, 5), (20, 20)])
+def test_sliding_and_truncated_equal_a_naive_computation(checkpoint, window, stride):
+    _, model_dir, _ = checkpoint
+    model = load_model(model_dir, device="cpu")
+    torch.manual_seed(1)
+    tokens = torch.randint(0, 256, (53,))
+    with torch.no_grad():
+        logits_fn = lambda x: model.logits(x[None])[0]  # noqa: E731
+        nats, count = ev.document_loss(model, tokens, window, stride)
+        expected_nats, expected_count = naive_sliding_loss(logits_fn, tokens, window, stride)
+        assert count == expected_count
+        if stride < window:  # overlapping windows predict every token but the first
+            assert count == len(tokens) - 1
+        assert nats == pytest.approx(expected_nats, rel=1e-5)
+        truncated, n = ev.document_loss(model, tokens, window)
+        logits = logits_fn(tokens[:window])
+        assert n == window - 1
+        assert truncated == pytest.approx(float(F.cross_entropy(logits[:-1], tokens[1:window], reduction="sum")),
+                                          rel=1e-5)
+
+
+class ScriptedModel(torch.nn.Module):
+    """Stands in for a model in passkey scoring: generates whatever `reply(prompt)` returns."""
+
+    def __init__(self, reply):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.reply = reply
+
+    def set_rope(self, rope):
+        pass
+
+    def generate(self, prompts, max_new):
+        return torch.stack([torch.tensor(self.reply(p.tolist())[:max_new]) for p in prompts])
+
+
+def test_passkey_scorer_counts_only_generated_digits():
+    tok = byte_tokenizer(256, 257)
+
+    def key_of(prompt):  # the oracle reads the key where the needle is, independently of the scorer
+        text = tok.decode(prompt)
+        return text.split("The pass key is ")[1].split(".")[0]
+
+    oracle = ScriptedModel(lambda p: tok.encode(" " + key_of(p) + ".") + [0] * 8)
+    repeater = ScriptedModel(lambda p: p[1:])  # echoes the prompt, which does contain the key
+    needle_echo = ScriptedModel(lambda p: tok.encode(" The pass key is " + key_of(p)))
+    for model, expected in ((oracle, 1.0), (repeater, 0.0), (needle_echo, 0.0)):
+        accuracy, _ = ev.passkey_accuracy(model, tok, None, 200, 0.5, 6, 0, False)
+        assert accuracy == expected
+
+
+@pytest.mark.parametrize("depth", [0.0, 0.3, 0.5, 1.0])
+def test_passkey_prompt_hits_length_and_depth(depth):
+    tok = byte_tokenizer(256, 257)
+    ids, needle_at = passkey_prompt(tok, 1000, depth, "12345", with_task=True)
+    assert len(ids) == 1000
+    text = bytes(i for i in ids if i < 256).decode()  # drops the bos token
+    assert text.startswith(PASSKEY_TASK) and text.endswith("What is the pass key? The pass key is")
+    needle_byte = text.index(" The pass key is 12345. Remember it. 12345 is the pass key.")
+    assert needle_byte == needle_at - 1
+    filler_before = needle_byte - len(PASSKEY_TASK)
+    filler_total = 1000 - 1 - len(PASSKEY_TASK) - len(" The pass key is 12345. Remember it. 12345 is the pass key.") \
+        - len(" What is the pass key? The pass key is")
+    longest_sentence = max(len(s) for s in PASSKEY_FILLER)
+    assert abs(filler_before - depth * filler_total) <= longest_sentence
+
+
+def test_bad_input_fails_with_one_sentence(checkpoint, tmp_path):
+    _, model_dir, data = checkpoint
+    bad_factors = tmp_path / "bad.json"
+    bad_factors.write_text(json.dumps({"rope_scaling": {"rope_type": "longrope", "short_factor": [1.0] * 8,
+                                                        "long_factor": [1.0] * 7,
+                                                        "original_max_position_embeddings": 32}}))
+    nan_factors = tmp_path / "nan.json"
+    nan_factors.write_text(json.dumps({"rope_scaling": {"rope_type": "longrope", "short_factor": [1.0] * 8,
+                                                        "long_factor": [1.0] * 7 + [float("nan")],
+                                                        "original_max_position_embeddings": 32}}))
+    cases = [
+        (["--model", str(tmp_path / "nowhere")], "does not exist"),
+        (["--model", model_dir, "--lengths", "4q", "--data", data], "4q"),
+        (["--model", model_dir, "--lengths", "64k", "--data", data], "documents of at least 65536 tokens"),
+        (["--model", model_dir, "--rope", str(bad_factors), "--data", data], "has 7 values"),
+        (["--model", model_dir, "--rope", str(nan_factors), "--data", data], "finite positive"),
+        (["--model", model_dir, "--rope", "ntk2", "--data", data], "unknown rope method"),
+    ]
+    for args, phrase in cases:
+        result = run_eval("ppl", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "Traceback" not in result.stderr
+        lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
+        assert len(lines) == 1 and phrase in lines[0], (args, result.stderr)
