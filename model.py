@@ -197,7 +197,8 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             k, v = cache.update(layer, start, k, v)  # (B, nkv, start+T, hd)
-        y = self.attend(q, k, v, start, self.window)  # (B, nh, T, hd)
+        # without a cache the keys span the same positions as the queries: causal from the first of them
+        y = self.attend(q, k, v, start if cache is not None else 0, self.window)  # (B, nh, T, hd)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, self.n_heads * self.head_dim))
 
 
@@ -283,7 +284,7 @@ class Transformer(nn.Module):
         x = self.embed_tokens(tokens)  # (B, T, D)
         for i, layer in enumerate(self.layers):
             if self.gradient_checkpointing and torch.is_grad_enabled():
-                x = checkpoint(layer, x, cos, sin, use_reentrant=False)
+                x = checkpoint(layer, x, cos, sin, None, i, start, use_reentrant=False)
             else:
                 x = layer(x, cos, sin, cache, i, start)
         return self.norm(x)
@@ -292,9 +293,11 @@ class Transformer(nn.Module):
         """Full logits (B, T, V): only for short inputs."""
         return self.lm_head(self.forward(tokens))
 
-    def loss(self, tokens, targets=None, reduction="mean"):
-        """Next-token cross-entropy in nats. targets (B, T) aligned with tokens, -100 ignored; default: the shift."""
-        hidden = self.forward(tokens)
+    def loss(self, tokens, targets=None, reduction="mean", start=0, rope_len=None):
+        """Next-token cross-entropy in nats. targets (B, T) aligned with tokens, -100 ignored; default: the shift.
+
+        `start` / `rope_len` place a shard of a longer sequence (sequence parallelism) at its global positions."""
+        hidden = self.forward(tokens, start, rope_len=rope_len)
         if targets is None:
             hidden, targets = hidden[:, :-1], tokens[:, 1:]
         total = chunked_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), self.lm_head.weight, targets.reshape(-1))

@@ -1,0 +1,224 @@
+"""Speed and memory of perplexity evaluation: our model against transformers' LlamaForCausalLM, same weights.
+
+    python bench.py                                  # CPU, a small config (32000 vocab) at 1k, 4k, 16k + the tiny model
+    python bench.py --config 7b-layers --device cuda --lengths 8k,16k,32k     # 4 Llama-2-7B layers in bf16
+    python bench.py --memory-only --lengths 64k      # peak memory at 64k tokens (float32 logits alone: 8 GB)
+    python bench.py --search                         # LongRoPE search throughput on the tiny model at 8x
+
+Perplexity evaluation is the inner loop of the LongRoPE search (Section 3.2: every candidate is scored by the
+model's perplexity on long documents), so its speed decides how long a search takes. Both models run in the same
+process on the same tokens, alternating, after a warm-up; the table shows medians and ratios (ours / theirs).
+transformers computes the loss the usual way (`model(ids, labels=ids)`), which materializes `length x vocab`
+float32 logits; ours runs a chunked cross-entropy over the final hidden states. Peak memory on CPU is measured per
+run in a fresh subprocess (growth of the peak resident set over the loaded model); on CUDA with
+torch.cuda.max_memory_allocated.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+
+from common import format_length, parse_lengths, run_cli, save_json
+
+CONFIGS = {  # transformers LlamaConfig arguments
+    "small": dict(vocab_size=32000, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
+                  num_attention_heads=4, num_key_value_heads=4, head_dim=64, max_position_embeddings=4096),
+    "small-gqa": dict(vocab_size=32000, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
+                      num_attention_heads=8, num_key_value_heads=2, head_dim=32, max_position_embeddings=4096),
+    "7b-layers": dict(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=4,
+                      num_attention_heads=32, num_key_value_heads=32, head_dim=128, max_position_embeddings=4096),
+}
+
+
+def build_pair(config, folder, device, dtype):
+    """A random transformers Llama saved to `folder`, and ours loaded from the same files."""
+    import transformers
+    from model import load_model
+    if config == "tiny":
+        from model import TINY_DIR
+        folder = TINY_DIR
+    elif not os.path.exists(os.path.join(folder, "config.json")):
+        torch.manual_seed(0)
+        hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**CONFIGS[config]))
+        hf.save_pretrained(folder)
+    attn = "sdpa"
+    if device == "cuda":
+        try:
+            import flash_attn  # noqa: F401
+            attn = "flash_attention_2"
+        except ImportError:
+            pass
+    hf = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn)
+    hf = hf.to(device).eval()
+    ours = load_model(folder, device=device, dtype=dtype)
+    return ours, hf, attn
+
+
+def run_once(model, which, tokens):
+    with torch.inference_mode():
+        if which == "ours":
+            return float(model.loss(tokens))
+        return float(model(tokens, labels=tokens).loss)
+
+
+def sync(device):
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_pair(ours, hf, tokens, reps, device):
+    """Median seconds of each, alternating ours/theirs so drifts in machine load hit both alike."""
+    times = {"ours": [], "transformers": []}
+    losses = {}
+    for which, model in (("ours", ours), ("transformers", hf)):  # warm-up
+        losses[which] = run_once(model, which, tokens)
+    for _ in range(reps):
+        for which, model in (("ours", ours), ("transformers", hf)):
+            sync(device)
+            start = time.perf_counter()
+            run_once(model, which, tokens)
+            sync(device)
+            times[which].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}, losses
+
+
+def peak_memory_mb(config, folder, which, length, device, dtype):
+    """Peak memory growth of one evaluation over the loaded model, in MB."""
+    if device == "cuda":
+        ours, hf, _ = build_pair(config, folder, device, dtype)
+        model = ours if which == "ours" else hf
+        tokens = torch.randint(0, model.config.vocab_size, (1, length), device=device)
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        run_once(model, which, tokens)
+        return (torch.cuda.max_memory_allocated() - base) / 2**20
+    result = subprocess.run([sys.executable, os.path.abspath(__file__), "--_child", which, "--config", config,
+                             "--folder", folder, "--lengths", str(length)], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ValueError(f"memory measurement of {which} at {length} tokens failed: {result.stderr.strip()[-300:]}")
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def child_memory(args):
+    """Runs in a fresh process: load both, warm up on 16 tokens, then the measured evaluation."""
+    ours, hf, _ = build_pair(args.config, args.folder, "cpu", torch.float32)
+    model = ours if args._child == "ours" else hf
+    del hf, ours
+    length = parse_lengths(args.lengths)[0]
+    run_once(model, args._child, torch.randint(0, model.config.vocab_size, (1, 16)))
+    tokens = torch.randint(0, model.config.vocab_size, (1, length))
+    base = resident_kb(reset_peak=True)
+    run_once(model, args._child, tokens)
+    print((resident_kb(peak=True) - base) / 1024)
+
+
+def resident_kb(peak=False, reset_peak=False):
+    """Resident memory (or its peak) in kB from /proc (Linux); ru_maxrss elsewhere. ru_maxrss alone will not
+    do on Linux: a child started by fork + exec inherits its parent's high-water mark."""
+    try:
+        if reset_peak:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")  # resets the peak resident set to the current one
+        with open("/proc/self/status") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["VmHWM" if peak else "VmRSS"].split()[0])
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def search_throughput(minutes_budget=0.5, samples=5):
+    """LongRoPE candidates scored per minute on the tiny model at 8x (1024 tokens), as search.py scores them."""
+    import random
+    from common import load_documents, load_tokenizer, sample_documents
+    from longrope import RopeScaling
+    from model import load_model
+    model = load_model("tiny", device="cpu")
+    original = model.rope.original_max_len
+    docs = sample_documents(load_documents(None, load_tokenizer("tiny")), 8 * original, samples, 0)
+    rng = random.Random(0)
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < 60 * minutes_budget or count < 2:
+        factors = sorted(round(rng.uniform(1, 10), 2) for _ in range(model.config.head_dim // 2))
+        model.set_rope(RopeScaling("longrope", 8.0, original, long_factor=factors, n_hat=rng.choice([0, 4, 16])))
+        with torch.inference_mode():
+            sum(float(model.loss(d[None])) for d in docs)
+        count += 1
+    return 60 * count / (time.perf_counter() - start)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="small", choices=[*CONFIGS, "tiny"])
+    parser.add_argument("--lengths", default="1k,4k,16k")
+    parser.add_argument("--reps", type=int, default=3, help="timed repetitions of each (after one warm-up)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", default=None, help="default: bfloat16 on CUDA, float32 on CPU")
+    parser.add_argument("--memory-only", action="store_true", help="measure peak memory of ours only")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
+    parser.add_argument("--tiny", action=argparse.BooleanOptionalAction, default=True,
+                        help="also time the built-in tiny model at 8x its length")
+    parser.add_argument("--search", action="store_true", help="only measure search throughput (tiny, 8x)")
+    parser.add_argument("--json", default=None, help="write the records here")
+    parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._child:
+        return child_memory(args)
+    if args.search:
+        print(f"search throughput, tiny model at 8x: {search_throughput():.1f} candidates per minute (5 documents each)")
+        return
+    dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if args.device == "cuda" else torch.float32)
+    folder = args.folder or os.path.join(tempfile.gettempdir(), f"longrope-bench-{args.config}")
+    lengths = parse_lengths(args.lengths)
+    import transformers
+    print(f"device {args.device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+          f", torch {torch.__version__}, transformers {transformers.__version__}, {dtype}, config {args.config}")
+    records = []
+    if args.memory_only:
+        for n in lengths:
+            mb = peak_memory_mb(args.config, folder, "ours", n, args.device, dtype)
+            vocab = CONFIGS.get(args.config, {}).get("vocab_size", 0)
+            records.append({"length": n, "ours_peak_mb": mb, "float32_logits_mb": n * vocab * 4 / 2**20})
+            print(f"{format_length(n):>6}: ours peak {mb:.0f} MB (float32 logits alone would be "
+                  f"{records[-1]['float32_logits_mb']:.0f} MB)")
+    else:
+        suites = [(args.config, lengths)] + ([("tiny", [8 * 128])] if args.tiny and args.config != "tiny" else [])
+        for config, suite_lengths in suites:
+            ours, hf, attn = build_pair(config, folder, args.device, dtype)
+            for n in suite_lengths:
+                tokens = torch.randint(0, ours.config.vocab_size, (1, n), device=args.device)
+                times, losses = time_pair(ours, hf, tokens, args.reps, args.device)
+                record = {"config": config, "length": n, "ours_s": times["ours"],
+                          "transformers_s": times["transformers"], "time_ratio": times["ours"] / times["transformers"],
+                          "loss_diff": abs(losses["ours"] - losses["transformers"]), "transformers_attention": attn}
+                if not args.no_memory:
+                    for which in ("ours", "transformers"):
+                        record[f"{which}_peak_mb"] = peak_memory_mb(config, folder, which, n, args.device, dtype)
+                    record["memory_ratio"] = record["ours_peak_mb"] / max(record["transformers_peak_mb"], 1e-9)
+                records.append(record)
+                print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
+            del ours, hf
+        print("\n| model | length | ours (s) | transformers (s) | time ratio | ours peak (MB) | transformers peak (MB) "
+              "| memory ratio |\n|---|---|---|---|---|---|---|---|")
+        for r in records:
+            mem = (f"{r['ours_peak_mb']:.0f} | {r['transformers_peak_mb']:.0f} | {r['memory_ratio']:.2f}"
+                   if "memory_ratio" in r else "- | - | -")
+            print(f"| {r['config']} | {format_length(r['length'])} | {r['ours_s']:.3f} | {r['transformers_s']:.3f} "
+                  f"| {r['time_ratio']:.2f} | {mem} |")
+    if args.json:
+        save_json(args.json, records)
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    run_cli(main)
