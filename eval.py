@@ -283,6 +283,96 @@ def cmd_figures(args):
         print(f"wrote {path}")
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# The paper in miniature
+
+REPRODUCE_METHODS = ("none", "pi", "ntk", "dynamic-ntk", "yarn")
+
+
+def held_out(docs, used):
+    """Documents none of whose tokens were a search sample: the search's fitness never saw them."""
+    return [d for d in docs if not any(len(d) >= len(u) and torch.equal(d[:len(u)], u) for u in used)]
+
+
+def markdown_table(records, value, fmt, columns_title="method"):
+    methods = list(dict.fromkeys(r["method"] for r in records))
+    lengths = sorted({r["length"] for r in records})
+    cell = {(r["method"], r["length"]): r[value] for r in records}
+    lines = [f"| {columns_title} | " + " | ".join(format_length(n) for n in lengths) + " |",
+             "|---|" + "---|" * len(lengths)]
+    for m in methods:
+        lines.append(f"| {m} | " + " | ".join(fmt.format(cell[m, n]) if (m, n) in cell else "-" for n in lengths) + " |")
+    return "\n".join(lines)
+
+
+def cmd_reproduce(args):
+    """Search at 8x, then perplexity (1x..16x), passkey (1x..8x) and the figures, all on held-out documents."""
+    import subprocess
+    import sys
+    os.makedirs(args.out, exist_ok=True)
+    model, tokenizer = load(args)
+    original = original_length(model, args)
+    factors = os.path.join(args.out, f"tiny_{args.scale}x_factors.json")
+    search = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "search.py"),
+              "--model", args.model, "--target", f"{args.scale}x", "--out", factors, "--seed", str(args.seed),
+              "--samples", str(args.search_samples), *args.search_budget.split()]
+    if args.resume and os.path.exists(factors):
+        print(f"reusing {factors}")
+    else:
+        print("searching:", " ".join(search[1:]))
+        subprocess.run(search + (["--resume"] if args.resume else []), check=True)
+
+    lengths = [original * k for k in (1, 2, 4, 8, 16)]
+    docs = load_documents(None, tokenizer, "validation")
+    used = sample_documents(docs, args.scale * original, args.search_samples, args.seed)
+    docs = sample_documents(held_out(docs, used), max(lengths), args.samples, args.seed + 1,
+                            what="the held-out validation documents")
+    specs = [*REPRODUCE_METHODS, factors]
+    ppl = perplexity_table(model, docs, specs, lengths, original)
+    for r in ppl:
+        r["method"] = "longrope" if r["method"].startswith("tiny_") else r["method"]
+    print_table(ppl, "bits", f"bits per byte ({len(docs)} held-out documents)", "{:.3f}")
+    save_json(os.path.join(args.out, "ppl.json"), ppl)
+    save_csv(os.path.join(args.out, "ppl.csv"), ppl)
+
+    passkey = []
+    passkey_lengths = [original * k for k in (1, 2, 4, 8)]
+    depths = [0.0, 0.25, 0.5, 0.75, 1.0]
+    bar = tqdm(total=len(specs) * len(passkey_lengths) * len(depths), desc="passkey")
+    for spec in specs:
+        for length in passkey_lengths:
+            rope = rope_for(spec, model, original, length)
+            for depth in depths:
+                accuracy, _ = passkey_accuracy(model, tokenizer, rope, length, depth, args.trials, args.seed, False)
+                passkey.append({"method": "longrope" if spec == factors else spec, "length": length,
+                                "depth": depth, "accuracy": accuracy, "trials": args.trials})
+                bar.update()
+    bar.close()
+    by_length = [{"method": m, "length": n, "accuracy": sum(r["accuracy"] for r in passkey if r["method"] == m and
+                                                              r["length"] == n) / len(depths)}
+                 for m in dict.fromkeys(r["method"] for r in passkey) for n in passkey_lengths]
+    print_table(by_length, "accuracy", f"passkey accuracy ({len(depths)} depths x {args.trials} trials)", "{:.2f}")
+    save_json(os.path.join(args.out, "passkey.json"), passkey)
+    save_csv(os.path.join(args.out, "passkey.csv"), passkey)
+
+    figures = [plot_perplexity(ppl, os.path.join(args.out, "perplexity.png"),
+                               f"Tiny model, no fine-tuning (trained at {original} tokens)"),
+               plot_factors([factors], model.config.head_dim, model.config.rope_theta,
+                            os.path.join(args.out, "factors.png")),
+               *plot_passkey(passkey, os.path.join(args.out, "passkey.png"),
+                             os.path.join(args.out, "passkey_heatmap.png"), "longrope")]
+    results = os.path.join(args.out, "results.md")
+    with open(results, "w") as f:
+        f.write(f"Produced by `python eval.py reproduce --out {args.out}`: tiny model, LongRoPE factors searched at "
+                f"{args.scale}x ({args.scale * original} tokens, `{' '.join(search[2:])}`), no fine-tuning; "
+                f"{len(docs)} held-out validation documents, truncated protocol.\n\n"
+                f"Bits per byte by context length (lower is better):\n\n{markdown_table(ppl, 'bits', '{:.3f}')}\n\n"
+                f"Passkey accuracy ({len(depths)} depths x {args.trials} trials):\n\n"
+                f"{markdown_table(by_length, 'accuracy', '{:.2f}')}\n")
+    for path in [factors, *figures, results]:
+        print(f"wrote {path}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -327,6 +417,22 @@ def main():
     p.add_argument("--model", default="tiny", help="model whose head dimension and base the factors are for")
     p.add_argument("--out", default="docs")
     p.set_defaults(run=cmd_figures)
+
+    p = sub.add_parser("reproduce", help="the miniature reproduction on the tiny model: search, tables, figures")
+    p.add_argument("--model", default="tiny")
+    p.add_argument("--out", default="docs")
+    p.add_argument("--scale", type=int, default=8, help="search target, times the original length")
+    p.add_argument("--search-budget", default="--population 24 --iterations 26 --parents 8 --mutations 8 "
+                   "--crossovers 8", help="search.py options for the search (about 3 minutes on 2 cores)")
+    p.add_argument("--search-samples", type=int, default=4)
+    p.add_argument("--samples", type=int, default=10, help="held-out documents for perplexity")
+    p.add_argument("--trials", type=int, default=10, help="passkey prompts per length and depth")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="reuse or resume the search in --out")
+    p.add_argument("--device", default=None)
+    p.add_argument("--dtype", default=None)
+    p.add_argument("--original-length", type=int, default=None)
+    p.set_defaults(run=cmd_reproduce)
 
     args = parser.parse_args()
     for name in ("samples", "trials"):

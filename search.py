@@ -1,0 +1,452 @@
+"""LongRoPE's evolutionary search for non-uniform RoPE rescale factors (Ding et al. 2024, arXiv 2402.13753).
+
+Section 3.2, Algorithm 1: every frequency i of RoPE gets its own rescale factor lambda_i, and the first n_hat
+positions keep their original angles (Eq. 3). Both are found by an evolutionary search whose fitness is the
+perplexity of the unchanged model on a few long documents at the target length:
+
+    P_0  = PI, NTK and YaRN factors for the scale s, plus mutations of them        (seed_population)
+    for each iteration:
+        evaluate every new candidate                                                (evaluate_loss)
+        Top-k   = the k best candidates so far                                      (select_parents)
+        P_i     = Top-k + N1 mutations + N2 crossovers of Top-k                     (mutate, crossover)
+        every child is kept on the 0.01 grid in [1, 1.25 s], made non-decreasing   (make_monotone)
+        and is never one already evaluated                                          (fresh)
+
+Section 3.3: `--recover` repeats the search at the original length for the short factors, which take over when a
+sequence fits the original window, so the extended model keeps its short-context quality.
+
+    python search.py --model tiny --target 8x --out factors.json          # search the long factors
+    python search.py --model tiny --recover --factors factors.json --out factors_rec.json
+    python search.py --model tiny --factors factors_rec.json --export tiny_8x   # a folder transformers loads
+
+The state (history, population, RNG) is saved after every iteration; `--resume` continues to the result an
+uninterrupted run with the same seed reaches.
+"""
+
+import argparse
+import json
+import math
+import os
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import common
+import longrope
+from longrope import RopeScaling
+from model import config_from_hf, hf_config_dict, load_model, resolve_model_dir
+
+N_HAT_CANDIDATES = (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64, 128, 256)  # Section 3.2's set for n_hat
+GRID = 100  # factors live on a 0.01 grid, held as integer hundredths so duplicates compare exactly
+SEED_METHODS = ("pi", "ntk", "yarn")
+MUTATION_STEP = 0.15  # standard deviation of a mutation's log-factor change (about +-15%)
+
+
+@dataclass
+class Settings:
+    population: int = 64  # Section 4.1 / official code: 64 candidates, 40 iterations, top 32 parents,
+    iterations: int = 40  # 16 mutations and 16 crossovers per iteration, mutation probability 0.3
+    parents: int = 32
+    mutations: int = 16
+    crossovers: int = 16
+    mutation_prob: float = 0.3
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    steps: tuple  # lambda_i * 100 as integers, non-decreasing
+    n_hat: int = 0
+
+    @property
+    def factors(self):
+        return tuple(step / GRID for step in self.steps)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    n_factors: int  # head_dim / 2
+    upper: int  # 1.25 * s in hundredths: the paper's upper bound for every lambda_i
+    n_hat_choices: tuple = (0,)
+
+    def snap(self, factors, n_hat=0):
+        """Any factors (a seed method, a factor file) as a candidate of this space."""
+        steps = [min(max(int(round(f * GRID)), GRID), self.upper) for f in factors]
+        return Candidate(make_monotone(steps), n_hat)
+
+
+def search_space(factor, head_dim, target_len, search_n_hat=True):
+    n_hat = tuple(n for n in N_HAT_CANDIDATES if n < target_len) if search_n_hat else (0,)
+    return SearchSpace(head_dim // 2, max(int(math.floor(1.25 * factor * GRID + 1e-6)), GRID), n_hat)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The steps of Algorithm 1
+
+
+def make_monotone(steps):
+    """Repair: lambda_i must not decrease with i (Section 3.2's monotone constraint: low frequencies, with their
+    long wavelengths, need at least as much interpolation as high ones). Sorting keeps every value a parent gave."""
+    return tuple(sorted(int(s) for s in steps))
+
+
+def seed_population(seeds, space, size, rng, mutation_prob, seen):
+    """P_0: the seed methods themselves, then mutations of them in turn until the population is full."""
+    population = []
+    for name, candidate in seeds:
+        if candidate not in seen:
+            seen.add(candidate)
+            population.append((candidate, f"seed-{name}"))
+    originals = list(population)
+    while len(population) < size:
+        parent, origin = originals[len(population) % len(originals)]
+        child = fresh(lambda: mutate(parent, space, rng, mutation_prob), seen)
+        if child is None:
+            break  # the space is smaller than the population
+        population.append((child, f"{origin}-mutation"))
+    return population
+
+
+def mutate(parent, space, rng, mutation_prob):
+    """Each lambda_i, with probability p, is multiplied by exp(N(0, MUTATION_STEP)) and put back on the grid inside
+    the space; the order is then repaired. n_hat, with probability p, jumps to another candidate value.
+
+    A relative step moves slow and fast frequencies alike. The official code instead redraws a factor between its
+    two neighbours, which never moves a plateau (PI's factors are all s, YaRN's slow half too); on the tiny model
+    that rule ended 4% below the YaRN seed where this one ended 8% below, at the same budget."""
+    steps = list(parent.steps)
+    for i in range(len(steps)):
+        if rng.random() < mutation_prob:
+            steps[i] = min(max(int(round(steps[i] * math.exp(rng.normal(0.0, MUTATION_STEP)))), GRID), space.upper)
+    n_hat = parent.n_hat
+    others = [n for n in space.n_hat_choices if n != n_hat]
+    if others and rng.random() < mutation_prob:
+        n_hat = int(others[rng.integers(len(others))])
+    return Candidate(make_monotone(steps), n_hat)
+
+
+def crossover(a, b, rng):
+    """Each lambda_i and n_hat from either parent with equal chance; the mix may break the order: repair it."""
+    from_b = rng.random(len(a.steps)) < 0.5
+    steps = [y if take else x for x, y, take in zip(a.steps, b.steps, from_b)]
+    n_hat = b.n_hat if rng.random() < 0.5 else a.n_hat
+    return Candidate(make_monotone(steps), n_hat)
+
+
+def fresh(draw, seen, tries=200):
+    """A candidate never evaluated before: the paper rejects duplicates of the whole history and draws again."""
+    for _ in range(tries):
+        child = draw()
+        if child not in seen:
+            seen.add(child)
+            return child
+    return None
+
+
+def select_parents(history, population, k):
+    """Top-k: the k lowest losses of the population (ties: the earlier candidate), best first."""
+    return sorted(population, key=lambda i: (history[i]["loss"], i))[:k]
+
+
+def next_generation(history, parents, space, settings, rng, seen):
+    """N1 mutations and N2 crossovers of the parents, each new and monotone."""
+    candidate = lambda i: Candidate(tuple(history[i]["steps"]), history[i]["n_hat"])  # noqa: E731
+    children = []
+    for _ in range(settings.mutations):
+        parent = candidate(parents[rng.integers(len(parents))])
+        child = fresh(lambda: mutate(parent, space, rng, settings.mutation_prob), seen)
+        if child is not None:
+            children.append((child, "mutation"))
+    for _ in range(settings.crossovers):
+        if len(parents) < 2:
+            break
+        i, j = sorted(rng.choice(len(parents), 2, replace=False))
+        a, b = candidate(parents[i]), candidate(parents[j])
+        child, origin = fresh(lambda: crossover(a, b, rng), seen, tries=20), "crossover"
+        if child is None:  # identical parents, or every mix already seen: mutate instead (official code)
+            child, origin = fresh(lambda: mutate(a, space, rng, settings.mutation_prob), seen), "mutation"
+        if child is not None:
+            children.append((child, origin))
+    return children
+
+
+@torch.inference_mode()
+def evaluate_loss(model, rope, documents):
+    """Fitness: mean next-token loss (nats) of the unchanged model with `rope` over equal-length documents."""
+    model.set_rope(rope)
+    device = next(model.parameters()).device
+    return sum(float(model.loss(doc[None].to(device))) for doc in documents) / len(documents)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The search loop, resumable
+
+
+def evolve(score, space, seeds, settings, state_path=None, resume=False, stop_after=None, config=None):
+    """Algorithm 1. `score(candidate) -> loss`; returns the state: every evaluated candidate (`history`), the
+    final population (indices into it, best first) and the best loss after each iteration (`curve`).
+
+    `config` (what must not change between a run and its resumption) is stored with the state and checked on
+    `resume`. `stop_after` ends the run after that many iterations, as a kill would (for tests).
+    """
+    config = dict(config or {}, **vars(settings), space=[space.n_factors, space.upper, list(space.n_hat_choices)])
+    if resume and state_path and os.path.exists(state_path):
+        state = load_state(state_path, config)
+    else:
+        if resume:
+            print(f"no saved search at {state_path}; starting a new one")
+        rng = np.random.default_rng(settings.seed)
+        state = {"config": config, "iteration": -1, "history": [], "population": [], "curve": [],
+                 "rng": rng.bit_generator.state}
+    history = state["history"]
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state["rng"]
+    seen = {Candidate(tuple(h["steps"]), h["n_hat"]) for h in history}
+
+    def run(candidates, iteration):
+        indices = []
+        for candidate, origin in candidates:
+            loss = float(score(candidate))
+            if not math.isfinite(loss):
+                tqdm.write(f"candidate {len(history)} ({origin}, n_hat {candidate.n_hat}) gave loss {loss}; "
+                           f"scored as the worst")
+                loss = math.inf
+            history.append({"iteration": iteration, "origin": origin, "n_hat": candidate.n_hat, "loss": loss,
+                            "ppl": perplexity(loss), "steps": list(candidate.steps)})
+            indices.append(len(history) - 1)
+        return indices
+
+    def finish_iteration(iteration, population):
+        state.update(iteration=iteration, population=select_parents(history, population, len(population)),
+                     rng=rng.bit_generator.state)
+        state["curve"].append(history[state["population"][0]]["loss"])
+        if state_path:
+            common.save_json(state_path, state)
+            common.save_csv(history_csv_path(state_path), history_rows(history))
+        bar.set_postfix(best_ppl=f"{perplexity(state['curve'][-1]):.3f}", evaluated=len(history))
+        bar.update(1)
+
+    with tqdm(total=settings.iterations + 1, initial=state["iteration"] + 1, desc="search", unit="iter") as bar:
+        if state["iteration"] < 0:
+            population = seed_population(seeds, space, settings.population, rng, settings.mutation_prob, seen)
+            finish_iteration(0, run(population, 0))
+        while state["iteration"] < settings.iterations:
+            if stop_after is not None and state["iteration"] >= stop_after:
+                break
+            iteration = state["iteration"] + 1
+            parents = select_parents(history, state["population"], settings.parents)
+            children = next_generation(history, parents, space, settings, rng, seen)
+            finish_iteration(iteration, parents + run(children, iteration))
+    return state
+
+
+def perplexity(loss):
+    return math.exp(loss) if loss < 700 else math.inf
+
+
+def load_state(path, config):
+    with open(path) as f:
+        state = json.load(f)
+    for key, value in config.items():
+        if key != "iterations" and state["config"].get(key) != value:
+            raise ValueError(f"--resume: {key} is {value!r} but the saved search {path} used "
+                             f"{state['config'].get(key)!r}")
+    state["config"] = config  # more iterations than before extend the search
+    return state
+
+
+def history_csv_path(state_path):
+    return state_path.replace(".state.json", "") + ".history.csv"
+
+
+def history_rows(history):
+    return [{"index": i, "iteration": h["iteration"], "origin": h["origin"], "n_hat": h["n_hat"],
+             "loss": f"{h['loss']:.6f}", "ppl": f"{h['ppl']:.4f}",
+             "factors": " ".join(f"{s / GRID:.2f}" for s in h["steps"])} for i, h in enumerate(history)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Exporting a folder transformers loads
+
+
+MODEL_FILES = (".safetensors", ".bin", ".json", ".model", ".txt", ".tiktoken")  # weights, tokenizer, generation config
+
+
+def export_model(model_dir, factors_path, out_dir):
+    """A copy of a Hugging Face model folder whose config.json carries the searched rope dict."""
+    model_dir = resolve_model_dir(model_dir)
+    config_path = os.path.join(model_dir, "config.json")
+    if not os.path.exists(config_path):
+        raise ValueError(f"{model_dir} has no config.json; export needs a Hugging Face model folder")
+    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
+        raise ValueError(f"export folder {out_dir} is the model folder itself; choose another")
+    with open(config_path) as f:
+        config = json.load(f)
+    cfg = config_from_hf(config)
+    rope = longrope.load_factors(factors_path, cfg.head_dim)
+    if rope.original_max_len != cfg.max_position_embeddings:
+        raise ValueError(f"{factors_path} was searched for original length {rope.original_max_len} but "
+                         f"{config_path} says {cfg.max_position_embeddings}")
+    os.makedirs(out_dir, exist_ok=True)
+    for name in sorted(os.listdir(model_dir)):
+        src, dst = os.path.join(model_dir, name), os.path.join(out_dir, name)
+        if name == "config.json" or not os.path.isfile(src) or not name.endswith(MODEL_FILES):
+            continue  # training states, logs and the like stay behind
+        if os.path.exists(dst):
+            os.remove(dst)
+        try:
+            os.link(src, dst)  # weights: a hard link costs no disk space and survives moving either folder
+        except OSError:
+            shutil.copy2(src, dst)
+    extended = hf_config_dict(cfg, rope)
+    config.pop("rope_parameters", None)  # transformers 5's key; `rope_scaling` below replaces it
+    config.update({k: extended[k] for k in ("rope_scaling", "rope_theta", "max_position_embeddings", "n_hat")})
+    common.save_json(os.path.join(out_dir, "config.json"), config)
+    if rope.n_hat > 0:
+        print(f"warning: n_hat = {rope.n_hat} is stored in config.json but transformers does not apply it (its "
+              f"first {rope.n_hat} positions get scaled too); here, apply it with "
+              f"model.set_rope(longrope.load_factors('{factors_path}', {cfg.head_dim}))", file=sys.stderr)
+    return out_dir
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv=None):
+    d = Settings()
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="tiny", help="model folder (Hugging Face or Meta) or 'tiny' (default: tiny)")
+    p.add_argument("--target", help="target length: 8x (times the original length), 1k, 128k, 2m")
+    p.add_argument("--original-length", help="original context length (default: the model config's)")
+    p.add_argument("--population", type=int, default=d.population, help="population size P (default: %(default)s)")
+    p.add_argument("--iterations", type=int, default=d.iterations, help="iterations T (default: %(default)s)")
+    p.add_argument("--parents", type=int, default=d.parents, help="top-k parents kept (default: %(default)s)")
+    p.add_argument("--mutations", type=int, default=d.mutations, help="mutations N1 per iteration (default: %(default)s)")
+    p.add_argument("--crossovers", type=int, default=d.crossovers,
+                   help="crossovers N2 per iteration (default: %(default)s)")
+    p.add_argument("--mutation-prob", type=float, default=d.mutation_prob,
+                   help="chance that a mutation changes each factor and n_hat (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help="seeds the search and the choice of documents (default: %(default)s)")
+    p.add_argument("--samples", type=int, default=5, help="documents the fitness is measured on (default: %(default)s)")
+    p.add_argument("--data", help="text file/folder or token file (default: the stdlib validation split)")
+    p.add_argument("--out", default="factors.json",
+                   help="factor file; the state and the candidate log go next to it (default: %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the search saved next to --out (a new one if there is none)")
+    p.add_argument("--recover", action="store_true", help="Section 3.3: search the short factors of --factors")
+    p.add_argument("--short-length", help="length of the recovery search (default: the original length)")
+    p.add_argument("--factors", help="an existing factor file (for --recover and --export)")
+    p.add_argument("--export", metavar="DIR",
+                   help="no search: write a copy of --model whose config.json carries --factors to DIR")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is fastest for "
+                                               "the tiny model on a busy machine)")
+    return p.parse_args(argv)
+
+
+def plan(args, model):
+    """What is searched: the long factors and n_hat at the target length, or (--recover, Section 3.3) the short
+    factors at the original length with the long ones fixed. Returns (length, s, original, space, seeds, to_rope)."""
+    head_dim, theta = model.config.head_dim, model.config.rope_theta
+    if args.recover:
+        fixed = longrope.load_factors(args.factors, head_dim)
+        factor, original = fixed.factor, fixed.original_max_len
+        length = common.parse_length(args.short_length, original) if args.short_length else original
+        if length > original:
+            raise ValueError(f"--short-length {length} exceeds the original length {original}; short factors "
+                             f"only apply to sequences that fit it")
+        space = search_space(factor, head_dim, length, search_n_hat=False)  # n_hat only acts on long sequences
+        seeds = [("identity", space.snap([1.0] * (head_dim // 2))), ("long", space.snap(fixed.long_factor))]
+        if fixed.short_factor:
+            seeds.append(("short", space.snap(fixed.short_factor)))
+        return length, factor, original, space, seeds, lambda c: replace(fixed, short_factor=c.factors)
+    original = model.config.max_position_embeddings
+    if args.original_length:
+        original = common.parse_length(args.original_length)
+    length = common.parse_length(args.target, original)
+    if length <= original:
+        raise ValueError(f"target length {length} must exceed the original length {original}")
+    factor = length / original
+    space = search_space(factor, head_dim, length)
+    seeds = [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, original, length), head_dim, theta, length)))
+             for m in SEED_METHODS]
+    return length, factor, original, space, seeds, lambda c: RopeScaling("longrope", factor, original, c.factors,
+                                                                         n_hat=c.n_hat)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.export:
+        if not args.factors:
+            raise ValueError("--export needs --factors FILE, the factors to write into the config")
+        out = export_model(args.model, args.factors, args.export)
+        print(f"wrote {out} (config.json with rope_type longrope; weights linked from {resolve_model_dir(args.model)})")
+        return
+    for name in ("population", "iterations", "parents", "samples"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
+    if not 0 <= args.mutation_prob <= 1:
+        raise ValueError(f"--mutation-prob must lie in [0, 1], got {args.mutation_prob}")
+    if args.recover and not args.factors:
+        raise ValueError("--recover needs --factors FILE, the long factors to recover the short context of")
+    if not args.recover and not args.target:
+        raise ValueError("--target is required (e.g. --target 8x or --target 128k)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.time()
+    model = load_model(args.model, device=args.device)
+    length, factor, original, space, seeds, to_rope = plan(args, model)
+    docs = common.load_documents(args.data, common.load_tokenizer(args.model), "validation", model.config.vocab_size)
+    documents = common.sample_documents(docs, length, args.samples, seed=args.seed,
+                                        what=args.data or "the stdlib validation split")
+    settings = Settings(args.population, args.iterations, args.parents, args.mutations, args.crossovers,
+                        args.mutation_prob, args.seed)
+    state_path = os.path.splitext(args.out)[0] + ".state.json"
+    config = {"model": os.path.abspath(resolve_model_dir(args.model)), "length": length, "original": original,
+              "factor": factor, "samples": args.samples, "data": args.data, "recover": args.recover and args.factors}
+    print(f"searching {space.n_factors} factors on [1, {space.upper / GRID:.2f}] and n_hat in "
+          f"{list(space.n_hat_choices)} at length {length} (s = {factor:g}), fitness on {args.samples} documents")
+    evaluated = []  # candidates scored by this run (a resumed one scores only the rest)
+
+    def fitness(candidate):
+        evaluated.append(candidate)
+        return evaluate_loss(model, to_rope(candidate), documents)
+
+    state = evolve(fitness, space, seeds, settings, state_path, args.resume, config=config)
+
+    history = state["history"]
+    best = history[state["population"][0]]
+    rope = to_rope(Candidate(tuple(best["steps"]), best["n_hat"]))
+    seed_ppl = {h["origin"][len("seed-"):]: h["ppl"] for h in history if h["origin"] in {f"seed-{n}" for n, _ in seeds}}
+    minutes = (time.time() - started) / 60
+    provenance = {"target_length": int(round(factor * original)), "original_length": original, "search_length": length,
+                  "loss": best["loss"], "ppl": best["ppl"], "seed_ppl": seed_ppl, "evaluated": len(history),
+                  "samples": args.samples, "data": args.data or "stdlib-validation", "model": args.model,
+                  "search": vars(settings), "log": history_csv_path(state_path),
+                  "command": "python search.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+                  "minutes": round(minutes, 2)}
+    if args.recover:
+        fixed = longrope.load_factors(args.factors, model.config.head_dim)
+        provenance = {k: v for k, v in fixed.extra.items() if k != "max_position_embeddings"} | {"recovery": provenance}
+    else:
+        # the seed methods themselves, each with its own attention scale, on the same documents
+        provenance["method_ppl"] = {m: perplexity(evaluate_loss(model, longrope.make_rope(m, original, length),
+                                                                documents)) for m in SEED_METHODS}
+    longrope.save_factors(args.out, rope, model.config.head_dim, **provenance)
+    print(f"wrote {args.out}, {state_path} and {history_csv_path(state_path)}")
+    print(f"best perplexity {best['ppl']:.4f} at length {length} (n_hat {rope.n_hat}); seeds: "
+          + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
+          + f"; {len(evaluated)} candidates evaluated in {minutes:.1f} min "
+            f"({len(evaluated) / max(minutes, 1e-9):.0f}/min)")
+
+
+if __name__ == "__main__":
+    common.run_cli(main)

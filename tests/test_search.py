@@ -1,0 +1,270 @@
+"""The evolutionary search (search.py): its invariants on a synthetic fitness, and the real thing on a small random
+Llama whose losses are the fitness, with the exported folder checked against transformers' LlamaForCausalLM."""
+
+import json
+import math
+import os
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import common  # noqa: E402
+import longrope  # noqa: E402
+import search  # noqa: E402
+from model import ModelConfig, Transformer, load_model, save_model  # noqa: E402
+
+HEAD_DIM, ORIGINAL, TARGET = 16, 32, 128  # 8 factors, s = 4: the space is [1.00, 5.00]
+SMALL = search.Settings(population=16, iterations=8, parents=8, mutations=8, crossovers=8, seed=0)
+
+
+def seeds(space):
+    factors = {m: longrope.rescale_factors(longrope.make_rope(m, ORIGINAL, TARGET), HEAD_DIM, 10000.0, TARGET)
+               for m in search.SEED_METHODS}
+    return [(m, space.snap(f)) for m, f in factors.items()]
+
+
+def synthetic_loss(candidate):
+    """A smooth landscape with its optimum inside the space, far from every seed."""
+    best = np.linspace(1.5, 4.5, len(candidate.steps))
+    return float(np.abs(np.array(candidate.factors) - best).mean() + 0.01 * abs(candidate.n_hat - 8))
+
+
+def run(score=synthetic_loss, settings=SMALL, **kwargs):
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    return space, search.evolve(score, space, seeds(space), settings, **kwargs)
+
+
+def test_space_and_seeds_follow_the_paper():
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    assert space.upper == 500  # 1.25 * s = 5.00
+    assert space.n_hat_choices == (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64)  # only values below the target
+    pi, ntk, yarn = (c for _, c in seeds(space))
+    assert pi.steps == (400,) * 8
+    assert ntk.steps[0] == 100 and ntk.steps[-1] == 400  # s^(2i/(d-2)): 1 at i = 0, s at the last frequency
+    assert ntk.steps[3] == round(100 * 4 ** (6 / 14))
+    assert yarn.steps[0] == 100 and yarn.steps[-1] == 400 and list(yarn.steps) == sorted(yarn.steps)
+    assert space.snap([0.5, 7.0, 2.004, 2.0, 9.0, 1.0, 3.0, 3.0]).steps == (100, 100, 200, 200, 300, 300, 500, 500)
+
+
+def test_children_are_monotone_and_on_the_grid():
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    rng = np.random.default_rng(1)
+    a, b = search.Candidate((100, 100, 120, 150, 480, 490, 500, 500), 4), search.Candidate((300,) * 8, 64)
+    repaired = 0
+    for _ in range(500):
+        child = search.crossover(a, b, rng)
+        # every value comes from a parent; where the mix broke the order it was sorted back
+        assert list(child.steps) == sorted(child.steps) and child.n_hat in (4, 64)
+        assert all(c in a.steps or c in b.steps for c in child.steps)
+        repaired += any(c not in (x, y) for c, x, y in zip(child.steps, a.steps, b.steps))
+        for parent in (a, b, child):
+            m = search.mutate(parent, space, rng, 0.3)
+            assert list(m.steps) == sorted(m.steps) and all(100 <= s <= 500 for s in m.steps)
+            assert all(isinstance(s, int) for s in m.steps) and m.n_hat in space.n_hat_choices
+    assert repaired > 0  # mixes that broke the order were repaired, not filtered out
+    assert search.make_monotone((300, 100, 200, 200)) == (100, 200, 200, 300)
+    _, state = run()
+    for h in state["history"]:
+        assert h["steps"] == sorted(h["steps"]) and 100 <= h["steps"][0] and h["steps"][-1] <= 500
+        assert all(abs(f * 100 - round(f * 100)) < 1e-9 for f in search.Candidate(tuple(h["steps"])).factors)
+    keys = [(tuple(h["steps"]), h["n_hat"]) for h in state["history"]]
+    assert len(keys) == len(set(keys)) == 16 + 8 * 16  # duplicates of the history are drawn again
+
+
+def test_best_never_worse_than_the_seeds_and_improves():
+    _, state = run()
+    seed_losses = [h["loss"] for h in state["history"] if h["origin"] in ("seed-pi", "seed-ntk", "seed-yarn")]
+    assert len(seed_losses) == 3
+    curve = state["curve"]
+    assert len(curve) == SMALL.iterations + 1
+    assert all(b <= a for a, b in zip(curve, curve[1:]))  # elitism: the parents stay in the population
+    assert curve[0] <= min(seed_losses)
+    assert curve[-1] < 0.5 * min(seed_losses)  # and the search does find something much better
+    assert curve[-1] == min(h["loss"] for h in state["history"])
+    assert state["history"][state["population"][0]]["loss"] == curve[-1]
+
+
+def test_same_seed_same_result_other_seed_other_path():
+    _, a = run()
+    _, b = run()
+    _, c = run(settings=search.Settings(**{**vars(SMALL), "seed": 1}))
+    assert a["history"] == b["history"] and a["curve"] == b["curve"]
+    assert [h["steps"] for h in a["history"]] != [h["steps"] for h in c["history"]]
+
+
+def test_killed_and_resumed_search_reaches_the_same_result(tmp_path):
+    _, full = run()
+    path = str(tmp_path / "f.state.json")
+    run(state_path=path, stop_after=3)  # stopped between iterations
+    assert json.load(open(path))["iteration"] == 3
+    _, resumed = run(state_path=path, resume=True)
+    assert resumed["history"] == full["history"] and resumed["curve"] == full["curve"]
+
+    calls = []
+
+    def dies_mid_iteration(candidate):  # a kill in the middle of iteration 5's evaluations
+        calls.append(1)
+        if len(calls) == 16 + 4 * 16 + 5:
+            raise KeyboardInterrupt
+        return synthetic_loss(candidate)
+
+    path = str(tmp_path / "g.state.json")
+    with pytest.raises(KeyboardInterrupt):
+        run(dies_mid_iteration, state_path=path)
+    assert json.load(open(path))["iteration"] == 4
+    _, resumed = run(state_path=path, resume=True)
+    assert resumed["history"] == full["history"] and resumed["population"] == full["population"]
+    assert resumed["rng"] == full["rng"]
+    _, fresh_start = run(state_path=str(tmp_path / "none.state.json"), resume=True)  # nothing saved: a new search
+    assert fresh_start["history"] == full["history"]
+    with pytest.raises(ValueError, match="parents"):  # a resumption must keep the search's shape
+        run(settings=search.Settings(**{**vars(SMALL), "parents": 4}), state_path=path, resume=True)
+
+
+def test_nan_candidates_are_scored_worst_and_the_search_goes_on():
+    def sometimes_nan(candidate):
+        if candidate.n_hat in (4, 8):
+            return math.nan
+        return math.inf if candidate.steps[0] > 300 else synthetic_loss(candidate)
+
+    _, state = run(sometimes_nan)
+    bad = [h for h in state["history"] if h["n_hat"] in (4, 8) or h["steps"][0] > 300]
+    assert len(bad) > 3 and all(h["loss"] == math.inf for h in bad)
+    assert len(state["curve"]) == SMALL.iterations + 1 and math.isfinite(state["curve"][-1])
+    best = state["history"][state["population"][0]]
+    assert best["n_hat"] not in (4, 8) and best["loss"] == min(h["loss"] for h in state["history"])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A real (random) model: the fitness is its loss
+
+
+def byte_tokenizer_json(path):
+    """A tokenizer.json whose token i is byte i (GPT-2's byte-to-character table, no merges)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    others = [b for b in range(256) if b not in printable]
+    chars = {b: chr(b) for b in printable} | {b: chr(256 + i) for i, b in enumerate(others)}
+    tok = Tokenizer(models.BPE(vocab={c: b for b, c in chars.items()}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.save(path)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These models are tiny: one thread is fastest, and on a shared machine more threads only wait for each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("random_llama"))
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=258, hidden_size=64, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=HEAD_DIM,
+                      intermediate_size=128, max_position_embeddings=ORIGINAL, bos_token_id=256, eos_token_id=257)
+    model = Transformer(cfg)
+    with torch.no_grad():  # sharper attention than the default init, so positions matter to the loss
+        for layer in model.layers:
+            layer.self_attn.q_proj.weight.mul_(4.0)
+            layer.self_attn.k_proj.weight.mul_(4.0)
+    save_model(model, path)
+    byte_tokenizer_json(os.path.join(path, "tokenizer.json"))
+    return path
+
+
+def cli(*argv):
+    """main() as the command line runs it: returns the exit code (0 when it finished)."""
+    try:
+        common.run_cli(lambda: search.main([str(a) for a in argv]))
+    except SystemExit as e:
+        return e.code
+    return 0
+
+
+def test_search_with_a_real_model_loss_resumes_and_records_its_seeds(model_dir, tmp_path, capsys):
+    shape = ["--model", model_dir, "--target", "4x", "--population", 6, "--parents", 3, "--mutations", 3,
+             "--crossovers", 3, "--samples", 2]
+    assert cli(*shape, "--iterations", 3, "--out", tmp_path / "full.json") == 0
+    assert cli(*shape, "--iterations", 1, "--out", tmp_path / "part.json") == 0
+    assert cli(*shape, "--iterations", 3, "--out", tmp_path / "part.json", "--resume") == 0
+    full, part = (json.load(open(tmp_path / f)) for f in ("full.json", "part.json"))
+    assert full["rope_scaling"] == part["rope_scaling"] and full["loss"] == part["loss"] and full["evaluated"] == 24
+    assert full["rope_scaling"]["short_factor"] == [1.0] * 8 and full["max_position_embeddings"] == TARGET
+    assert full["loss"] <= min(math.log(p) for p in full["seed_ppl"].values()) + 1e-12
+    assert set(full["method_ppl"]) == {"pi", "ntk", "yarn"} and "best perplexity" in capsys.readouterr().out
+
+    # the recorded fitness is the model's loss with those factors on the documents the search used
+    rope = longrope.load_factors(str(tmp_path / "full.json"), HEAD_DIM)
+    model = load_model(model_dir, device="cpu")
+    tokenizer = common.load_tokenizer(model_dir)
+    docs = common.sample_documents(common.load_documents(None, tokenizer), TARGET, 2, seed=0)
+    assert search.evaluate_loss(model, rope, docs) == pytest.approx(full["loss"], abs=1e-6)
+    yarn = search.evaluate_loss(model, longrope.make_rope("yarn", ORIGINAL, TARGET), docs)
+    assert math.exp(yarn) == pytest.approx(full["method_ppl"]["yarn"], rel=1e-6)
+
+
+def test_recovery_searches_short_factors_and_keeps_the_long_ones(model_dir, tmp_path):
+    long_factors = [1.0, 1.2, 1.6, 2.2, 3.0, 4.0, 4.5, 5.0]
+    src = str(tmp_path / "long.json")
+    longrope.save_factors(src, longrope.RopeScaling("longrope", 4.0, ORIGINAL, tuple(long_factors), n_hat=8),
+                          HEAD_DIM, ppl=1.0)
+    out = tmp_path / "rec.json"
+    assert cli("--model", model_dir, "--recover", "--factors", src, "--population", 6, "--parents", 3,
+               "--mutations", 3, "--crossovers", 3, "--iterations", 2, "--samples", 2, "--out", out) == 0
+    rec = json.load(open(out))
+    assert rec["rope_scaling"]["long_factor"] == long_factors and rec["n_hat"] == 8 and rec["ppl"] == 1.0
+    short = rec["rope_scaling"]["short_factor"]
+    assert short == sorted(short) and all(1.0 <= f <= 5.0 for f in short)
+    assert rec["recovery"]["search_length"] == ORIGINAL
+    assert rec["recovery"]["ppl"] <= min(rec["recovery"]["seed_ppl"].values())
+    assert set(rec["recovery"]["seed_ppl"]) == {"identity", "long"}
+
+
+def test_exported_folder_gives_transformers_the_same_loss(model_dir, tmp_path, capsys):
+    from transformers import LlamaForCausalLM
+    factors = str(tmp_path / "f.json")
+    rope = longrope.RopeScaling("longrope", 4.0, ORIGINAL, (1.0, 1.3, 2.0, 2.5, 3.1, 4.0, 4.5, 5.0),
+                                (1.0, 1.0, 1.1, 1.2, 1.2, 1.5, 2.0, 2.0))
+    longrope.save_factors(factors, rope, HEAD_DIM)
+    out = tmp_path / "extended"
+    assert cli("--model", model_dir, "--factors", factors, "--export", out) == 0
+    config = json.load(open(out / "config.json"))
+    assert config["max_position_embeddings"] == TARGET and config["rope_scaling"]["rope_type"] == "longrope"
+    assert config["rope_scaling"]["long_factor"] == list(rope.long_factor) and "warning" not in capsys.readouterr().err
+
+    ours = load_model(model_dir, device="cpu", rope=longrope.load_factors(factors, HEAD_DIM))
+    plain = load_model(model_dir, device="cpu")
+    theirs = LlamaForCausalLM.from_pretrained(str(out), dtype=torch.float32).eval()
+    tokens = torch.randint(0, 256, (1, 100), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for length in (100, 30):  # long factors past the original 32 tokens, short ones within it
+            x = tokens[:, :length]
+            expected = float(ours.loss(x))
+            assert float(theirs(input_ids=x, labels=x).loss) == pytest.approx(expected, abs=2e-5)
+            assert abs(float(plain.loss(x)) - expected) > 1e-3  # the factors do change the loss
+
+    longrope.save_factors(factors, replace(rope, short_factor=None, n_hat=16), HEAD_DIM)
+    assert cli("--model", model_dir, "--factors", factors, "--export", out) == 0
+    assert json.load(open(out / "config.json"))["n_hat"] == 16
+    assert "transformers does not apply it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--target", "8q"], "length '8q'"),
+    (["--target", "8x", "--model", "/nonexistent/model"], "/nonexistent/model does not exist"),
+    (["--target", "4x", "--samples", "100000"], "100000 are needed"),
+])
+def test_bad_input_is_one_sentence_and_exit_code_2(model_dir, argv, words, capsys):
+    argv = ["--model", model_dir, "--out", "/tmp/unused.json"] + argv
+    assert cli(*argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert words in err and err.startswith("error:") and len(err.splitlines()) == 1
