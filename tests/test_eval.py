@@ -16,26 +16,9 @@ sys.path.insert(0, ROOT)
 import eval as ev  # noqa: E402
 from common import PASSKEY_FILLER, PASSKEY_TASK, byte_tokenizer, load_documents, passkey_prompt, sample_documents  # noqa: E402
 from model import load_model  # noqa: E402
+from train import save_byte_tokenizer  # noqa: E402
 
 transformers = pytest.importorskip("transformers")
-
-
-def byte_tokenizer_json(path):
-    """A tokenizers BPE with no merges over GPT-2's byte alphabet: token i is byte i."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    printable = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    chars, extra = {}, 0
-    for b in range(256):
-        if b in printable:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(256 + extra)
-            extra += 1
-    vocab = {chars[b]: b for b in range(256)} | {"<s>": 256, "</s>": 257, "<pad>": 258}
-    tok = Tokenizer(models.BPE(vocab, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.save(path)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +31,7 @@ def checkpoint(tmp_path_factory):
                                    max_position_embeddings=32, bos_token_id=256, eos_token_id=257)
     hf = transformers.LlamaForCausalLM(cfg).eval()
     hf.save_pretrained(folder / "model")
-    byte_tokenizer_json(str(folder / "model" / "tokenizer.json"))
+    save_byte_tokenizer(str(folder / "model"))  # ids 256, 257: <s>, </s>
     data = folder / "data"
     data.mkdir()
     for i in range(6):
