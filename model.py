@@ -17,7 +17,7 @@ and assigns mmap'd tensors, so a 7B model needs about one copy of its weights in
 import glob
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn as nn
@@ -449,6 +449,8 @@ def load_model(path="tiny", device=None, dtype=None, rope=None, max_len=None):
             state.pop("lm_head.weight", None)
         key_map, permute = hf_key_map(cfg), {}
         file_rope = rope_from_hf(rope_dict_from_hf(hf), cfg.head_dim, cfg.max_position_embeddings)
+        if file_rope.method == "longrope" and hf.get("n_hat"):  # ours, written by save_model / search.py --export
+            file_rope = replace(file_rope, n_hat=int(hf["n_hat"]))
     elif os.path.exists(os.path.join(path, "params.json")):
         files = sorted(glob.glob(os.path.join(path, "consolidated.*.pth")))
         if not files:

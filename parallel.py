@@ -145,17 +145,19 @@ def apply_sequence_parallel(model, group=None):
     return model
 
 
-def shard_batch(tokens, rank, world):
+def shard_batch(tokens, rank, world, targets=None):
     """tokens (B, T) -> this rank's (local tokens, local targets), each (B, T/world).
 
     Labels are shifted on the whole sequence first, so the target of a rank's last token is the next rank's first
-    token; the very last token of the sequence has no target (-100). Every rank gets the same number of tokens,
+    token; the very last token of the sequence has no target (-100), unless `targets` (B, T) are given (training
+    feeds T + 1 tokens as tokens[:, :-1] and targets tokens[:, 1:]). Every rank gets the same number of tokens,
     which the all-to-all needs.
     """
     B, T = tokens.shape
     if T % world:
         raise ValueError(f"sequence length {T} must be divisible by the sequence parallel degree {world}")
-    targets = torch.cat([tokens[:, 1:], tokens.new_full((B, 1), -100)], dim=1)  # (B, T)
+    if targets is None:
+        targets = torch.cat([tokens[:, 1:], tokens.new_full((B, 1), -100)], dim=1)  # (B, T)
     shard = slice(rank * (T // world), (rank + 1) * (T // world))
     return tokens[:, shard], targets[:, shard]  # (B, T/world) each
 
@@ -175,8 +177,8 @@ class ShardLoss(nn.Module):
         return self.model.loss(tokens, targets, reduction="sum", start=start, rope_len=rope_len)  # (B, T/P) shard
 
 
-def sequence_parallel_loss(model, tokens, group=None):
-    """Mean next-token loss of the full batch tokens (B, T), every rank passing the same tokens.
+def sequence_parallel_loss(model, tokens, group=None, targets=None):
+    """Mean next-token loss of the full batch tokens (B, T) (or of explicit `targets` (B, T)), every rank passing the same tokens.
 
     `model`: a Transformer after apply_sequence_parallel, or the engine from deepspeed_engine. Each rank sums its
     shard's nats; a differentiable all-reduce makes the value the global mean on every rank. Its backward sums the
@@ -185,7 +187,7 @@ def sequence_parallel_loss(model, tokens, group=None):
     single-process gradient, also when several sequence-parallel groups run data-parallel side by side.
     """
     rank, size = _rank_and_size(group)
-    local, targets = shard_batch(tokens, rank, size)
+    local, targets = shard_batch(tokens, rank, size, targets)
     shard_loss = ShardLoss(model) if isinstance(model, model_lib.Transformer) else model
     total = shard_loss(local, targets, start=rank * local.shape[1], rope_len=tokens.shape[1])
     count = (targets != -100).sum()

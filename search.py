@@ -40,7 +40,7 @@ from tqdm import tqdm
 import common
 import longrope
 from longrope import RopeScaling
-from model import config_from_hf, hf_config_dict, load_model, resolve_model_dir
+from model import config_from_hf, hf_config_dict, load_model, resolve_model_dir, rope_dict_from_hf
 
 N_HAT_CANDIDATES = (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64, 128, 256)  # Section 3.2's set for n_hat
 GRID = 100  # factors live on a 0.01 grid, held as integer hundredths so duplicates compare exactly
@@ -188,12 +188,13 @@ def evaluate_loss(model, rope, documents):
 # The search loop, resumable
 
 
-def evolve(score, space, seeds, settings, state_path=None, resume=False, stop_after=None, config=None):
+def evolve(score, space, seeds, settings, state_path=None, resume=False, stop_after=None, config=None, write=True):
     """Algorithm 1. `score(candidate) -> loss`; returns the state: every evaluated candidate (`history`), the
     final population (indices into it, best first) and the best loss after each iteration (`curve`).
 
     `config` (what must not change between a run and its resumption) is stored with the state and checked on
-    `resume`. `stop_after` ends the run after that many iterations, as a kill would (for tests).
+    `resume`. `stop_after` ends the run after that many iterations, as a kill would (for tests). `write=False`
+    (ranks other than 0 of a distributed run, which compute the same state) reads a saved state but never writes.
     """
     config = dict(config or {}, **vars(settings), space=[space.n_factors, space.upper, list(space.n_hat_choices)])
     if resume and state_path and os.path.exists(state_path):
@@ -226,7 +227,7 @@ def evolve(score, space, seeds, settings, state_path=None, resume=False, stop_af
         state.update(iteration=iteration, population=select_parents(history, population, len(population)),
                      rng=rng.bit_generator.state)
         state["curve"].append(history[state["population"][0]]["loss"])
-        if state_path:
+        if state_path and write:
             common.save_json(state_path, state)
             common.save_csv(history_csv_path(state_path), history_rows(history))
         bar.set_postfix(best_ppl=f"{perplexity(state['curve'][-1]):.3f}", evaluated=len(history))
@@ -290,9 +291,10 @@ def export_model(model_dir, factors_path, out_dir):
         config = json.load(f)
     cfg = config_from_hf(config)
     rope = longrope.load_factors(factors_path, cfg.head_dim)
-    if rope.original_max_len != cfg.max_position_embeddings:
+    original = longrope.rope_from_hf(rope_dict_from_hf(config), cfg.head_dim, cfg.max_position_embeddings).original_max_len
+    if rope.original_max_len != original:
         raise ValueError(f"{factors_path} was searched for original length {rope.original_max_len} but "
-                         f"{config_path} says {cfg.max_position_embeddings}")
+                         f"{config_path} says {original}")
     os.makedirs(out_dir, exist_ok=True)
     for name in sorted(os.listdir(model_dir)):
         src, dst = os.path.join(model_dir, name), os.path.join(out_dir, name)
@@ -344,6 +346,8 @@ def parse_args(argv=None):
     p.add_argument("--recover", action="store_true", help="Section 3.3: search the short factors of --factors")
     p.add_argument("--short-length", help="length of the recovery search (default: the original length)")
     p.add_argument("--factors", help="an existing factor file (for --recover and --export)")
+    p.add_argument("--init", help="a factor file whose long factors, stretched to --target, join the seeds "
+                                  "(the second search of the progressive extension)")
     p.add_argument("--export", metavar="DIR",
                    help="no search: write a copy of --model whose config.json carries --factors to DIR")
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
@@ -352,34 +356,94 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def plan(args, model):
-    """What is searched: the long factors and n_hat at the target length, or (--recover, Section 3.3) the short
-    factors at the original length with the long ones fixed. Returns (length, s, original, space, seeds, to_rope)."""
+def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None):
+    """What is searched: the long factors and n_hat at target_len, or (recover: a RopeScaling, Section 3.3) its short
+    factors at short_len (default: the original length) with the long ones fixed.
+
+    `init` (a RopeScaling, e.g. the factors a model was fine-tuned with) adds a seed: its long factors stretched by
+    target_len / its own length, i.e. PI on top of them (the progressive extension's second search, Section 3.3).
+    Returns (length, s, original, space, seeds, to_rope)."""
     head_dim, theta = model.config.head_dim, model.config.rope_theta
-    if args.recover:
-        fixed = longrope.load_factors(args.factors, head_dim)
-        factor, original = fixed.factor, fixed.original_max_len
-        length = common.parse_length(args.short_length, original) if args.short_length else original
+    if recover is not None:
+        factor, original = recover.factor, recover.original_max_len
+        length = short_len or original
         if length > original:
-            raise ValueError(f"--short-length {length} exceeds the original length {original}; short factors "
+            raise ValueError(f"the short length {length} exceeds the original length {original}; short factors "
                              f"only apply to sequences that fit it")
         space = search_space(factor, head_dim, length, search_n_hat=False)  # n_hat only acts on long sequences
-        seeds = [("identity", space.snap([1.0] * (head_dim // 2))), ("long", space.snap(fixed.long_factor))]
-        if fixed.short_factor:
-            seeds.append(("short", space.snap(fixed.short_factor)))
-        return length, factor, original, space, seeds, lambda c: replace(fixed, short_factor=c.factors)
-    original = model.config.max_position_embeddings
-    if args.original_length:
-        original = common.parse_length(args.original_length)
-    length = common.parse_length(args.target, original)
+        seeds = [("identity", space.snap([1.0] * (head_dim // 2))), ("long", space.snap(recover.long_factor))]
+        if recover.short_factor:
+            seeds.append(("short", space.snap(recover.short_factor)))
+        return length, factor, original, space, seeds, lambda c: replace(recover, short_factor=c.factors)
+    original = original or model.rope.original_max_len  # a fine-tuned model's config holds its extended length
+    length = target_len
     if length <= original:
         raise ValueError(f"target length {length} must exceed the original length {original}")
     factor = length / original
     space = search_space(factor, head_dim, length)
     seeds = [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, original, length), head_dim, theta, length)))
              for m in SEED_METHODS]
+    if init is not None:
+        if init.original_max_len != original or not init.long_factor:
+            raise ValueError(f"the initial factors are for original length {init.original_max_len}, not {original}")
+        stretch = factor / init.factor
+        n_hat = init.n_hat if init.n_hat in space.n_hat_choices else 0
+        seeds.append(("init", space.snap([f * stretch for f in init.long_factor], n_hat)))
     return length, factor, original, space, seeds, lambda c: RopeScaling("longrope", factor, original, c.factors,
                                                                          n_hat=c.n_hat)
+
+
+def run_search(model, documents, out, settings, target_len=None, original=None, recover=None, short_len=None,
+               init=None, resume=False, stop_after=None, provenance=None, loss_fn=None, write=True,
+               compare_methods=True):
+    """The search on a loaded model: writes the factor file `out` (its state and candidate log next to it) and
+    returns the best RopeScaling. `stop_after` ends after that many iterations without writing `out`, as a kill
+    would (returns None). `loss_fn(model, rope, documents)` replaces evaluate_loss (train.py passes a
+    sequence-parallel one); `compare_methods` also scores PI, NTK and YaRN with their own attention scales."""
+    loss_fn = loss_fn or evaluate_loss
+    started = time.time()
+    length, factor, original, space, seeds, to_rope = plan(model, target_len, original, recover, short_len, init)
+    state_path = os.path.splitext(out)[0] + ".state.json"
+    head_dim = model.config.head_dim
+    config = {"length": length, "original": original, "factor": factor, "samples": len(documents),
+              "documents": [int(d.sum()) % 1000003 for d in documents],  # a fingerprint of the documents
+              "recover": None if recover is None else list(recover.long_factor),
+              "init": None if init is None else list(init.long_factor)}
+    print(f"searching {space.n_factors} factors on [1, {space.upper / GRID:.2f}] and n_hat in "
+          f"{list(space.n_hat_choices)} at length {length} (s = {factor:g}), fitness on {len(documents)} documents")
+    evaluated = []  # candidates scored by this run (a resumed one scores only the rest)
+
+    def fitness(candidate):
+        evaluated.append(candidate)
+        return loss_fn(model, to_rope(candidate), documents)
+
+    state = evolve(fitness, space, seeds, settings, state_path, resume, stop_after=stop_after, config=config,
+                   write=write)
+    if state["iteration"] < settings.iterations:
+        return None
+    history = state["history"]
+    best = history[state["population"][0]]
+    rope = to_rope(Candidate(tuple(best["steps"]), best["n_hat"]))
+    seed_ppl = {h["origin"][len("seed-"):]: h["ppl"] for h in history if h["origin"] in {f"seed-{n}" for n, _ in seeds}}
+    minutes = (time.time() - started) / 60
+    record = {"target_length": int(round(factor * original)), "original_length": original, "search_length": length,
+              "loss": best["loss"], "ppl": best["ppl"], "seed_ppl": seed_ppl, "evaluated": len(history),
+              "samples": len(documents), "search": vars(settings), "log": history_csv_path(state_path),
+              **(provenance or {}), "minutes": round(minutes, 2)}
+    if recover is not None:
+        record = {k: v for k, v in recover.extra.items() if k != "max_position_embeddings"} | {"recovery": record}
+    elif compare_methods:
+        # the seed methods themselves, each with its own attention scale, on the same documents
+        record["method_ppl"] = {m: perplexity(loss_fn(model, longrope.make_rope(m, original, length), documents))
+                                for m in SEED_METHODS}
+    if write:
+        longrope.save_factors(out, rope, head_dim, **record)
+        print(f"wrote {out}, {state_path} and {history_csv_path(state_path)}")
+    print(f"best perplexity {best['ppl']:.4f} at length {length} (n_hat {rope.n_hat}); seeds: "
+          + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
+          + f"; {len(evaluated)} candidates evaluated in {minutes:.1f} min "
+            f"({len(evaluated) / max(minutes, 1e-9):.0f}/min)")
+    return replace(rope, extra=record)
 
 
 def main(argv=None):
@@ -401,51 +465,25 @@ def main(argv=None):
         raise ValueError("--target is required (e.g. --target 8x or --target 128k)")
     if args.threads:
         torch.set_num_threads(args.threads)
-    started = time.time()
     model = load_model(args.model, device=args.device)
-    length, factor, original, space, seeds, to_rope = plan(args, model)
+    head_dim = model.config.head_dim
+    recover = longrope.load_factors(args.factors, head_dim) if args.recover else None
+    init = longrope.load_factors(args.init, head_dim) if args.init else None
+    original = common.parse_length(args.original_length) if args.original_length else model.rope.original_max_len
+    if recover is not None:
+        length = common.parse_length(args.short_length, recover.original_max_len) if args.short_length else None
+        needed = length or recover.original_max_len
+    else:
+        length = needed = common.parse_length(args.target, original)
     docs = common.load_documents(args.data, common.load_tokenizer(args.model), "validation", model.config.vocab_size)
-    documents = common.sample_documents(docs, length, args.samples, seed=args.seed,
+    documents = common.sample_documents(docs, needed, args.samples, seed=args.seed,
                                         what=args.data or "the stdlib validation split")
     settings = Settings(args.population, args.iterations, args.parents, args.mutations, args.crossovers,
                         args.mutation_prob, args.seed)
-    state_path = os.path.splitext(args.out)[0] + ".state.json"
-    config = {"model": os.path.abspath(resolve_model_dir(args.model)), "length": length, "original": original,
-              "factor": factor, "samples": args.samples, "data": args.data, "recover": args.recover and args.factors}
-    print(f"searching {space.n_factors} factors on [1, {space.upper / GRID:.2f}] and n_hat in "
-          f"{list(space.n_hat_choices)} at length {length} (s = {factor:g}), fitness on {args.samples} documents")
-    evaluated = []  # candidates scored by this run (a resumed one scores only the rest)
-
-    def fitness(candidate):
-        evaluated.append(candidate)
-        return evaluate_loss(model, to_rope(candidate), documents)
-
-    state = evolve(fitness, space, seeds, settings, state_path, args.resume, config=config)
-
-    history = state["history"]
-    best = history[state["population"][0]]
-    rope = to_rope(Candidate(tuple(best["steps"]), best["n_hat"]))
-    seed_ppl = {h["origin"][len("seed-"):]: h["ppl"] for h in history if h["origin"] in {f"seed-{n}" for n, _ in seeds}}
-    minutes = (time.time() - started) / 60
-    provenance = {"target_length": int(round(factor * original)), "original_length": original, "search_length": length,
-                  "loss": best["loss"], "ppl": best["ppl"], "seed_ppl": seed_ppl, "evaluated": len(history),
-                  "samples": args.samples, "data": args.data or "stdlib-validation", "model": args.model,
-                  "search": vars(settings), "log": history_csv_path(state_path),
-                  "command": "python search.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
-                  "minutes": round(minutes, 2)}
-    if args.recover:
-        fixed = longrope.load_factors(args.factors, model.config.head_dim)
-        provenance = {k: v for k, v in fixed.extra.items() if k != "max_position_embeddings"} | {"recovery": provenance}
-    else:
-        # the seed methods themselves, each with its own attention scale, on the same documents
-        provenance["method_ppl"] = {m: perplexity(evaluate_loss(model, longrope.make_rope(m, original, length),
-                                                                documents)) for m in SEED_METHODS}
-    longrope.save_factors(args.out, rope, model.config.head_dim, **provenance)
-    print(f"wrote {args.out}, {state_path} and {history_csv_path(state_path)}")
-    print(f"best perplexity {best['ppl']:.4f} at length {length} (n_hat {rope.n_hat}); seeds: "
-          + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
-          + f"; {len(evaluated)} candidates evaluated in {minutes:.1f} min "
-            f"({len(evaluated) / max(minutes, 1e-9):.0f}/min)")
+    provenance = {"data": args.data or "stdlib-validation", "model": args.model,
+                  "command": "python search.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
+    run_search(model, documents, args.out, settings, None if recover else length, original, recover,
+               length if recover else None, init, args.resume, provenance=provenance)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,42 @@
-"""Training: pretraining the built-in tiny model (and, as further subcommands, fine-tuning and the progressive
-extension pipeline of LongRoPE, Ding et al. 2024, arXiv 2402.13753, Section 3.3).
+"""Training: LongRoPE's progressive extension (Ding et al. 2024, arXiv 2402.13753, Section 3.3), fine-tuning, and
+the pretraining of the built-in tiny model.
 
-`python train.py pretrain --out tiny` pretrains a byte-level Llama of about 3M parameters from scratch with
-model.py's Transformer, at a 128-token context, on the running Python's standard library (or any text folder,
-`--data`). It is the whole paper in miniature on a laptop CPU: like a real LLM it degrades past its pretraining
-length, and the extension methods (PI, NTK, YaRN, LongRoPE; Sections 2 and 4) separate as they do on Llama-2.
+`python train.py --model DIR|tiny --target 512x [--data PATH] [--out DIR] [--resume]` runs the paper's pipeline,
+scaled to the model's original length L (4k for Llama-2, so 32 L = 128k, 64 L = 256k, 512 L = 2048k):
+
+    search-32L, search-64L   factors for 32 L and 64 L, searched on the original model          (search.py)
+    finetune-32L             fine-tune 400 steps at 32 L with the 32 L factors
+    finetune-64L             from there, 600 steps at 64 L with the 64 L factors
+    search-512L              search again on the fine-tuned model, 8x beyond it, no fine-tuning  (--target 512x)
+    recover                  short factors for sequences that fit L (Section 3.3), long ones kept
+    export, summary          <out>/final in Hugging Face format (rope dict in config.json); perplexity at L, 64 L
+                             and 512 L before and after (<out>/summary.md)
+
+`--target` picks how far to go (32x: one fine-tuning stage, 64x: two, beyond: the second search). Every stage
+writes its outputs to --out, saves its state as it goes (atomically) and is skipped once done; `--resume`
+continues a killed run to the result an uninterrupted one reaches (the data order is a function of the seed and
+the step). Before anything starts, the memory each fine-tuning stage needs is estimated against the devices
+(parallel.estimate_memory); a stage that cannot fit stops the run with what would make it fit.
+
+On one device this is plain PyTorch (AdamW, bf16 autocast on GPUs that have it, activation checkpointing, chunked
+loss, gradient accumulation). Under `torchrun --nproc_per_node N train.py ... --sp P` (or the deepspeed launcher)
+the fine-tuning runs DeepSpeed ZeRO-3 with Ulysses sequence parallelism of degree P, applied from here
+(parallel.py), and the searches score candidates with the same sequence-parallel forward.
+
+Defaults are the paper's (lr 2e-5 with warmup and linear decay, batch 32, search population 64 x 40 iterations);
+for the tiny model they shrink (TINY) so the whole pipeline runs on 2 CPU cores in about 40 minutes.
+
+`python train.py finetune --model DIR --factors F.json --length 128k --steps 400 --out DIR` runs one stage alone.
+
+`python train.py pretrain --out tiny` pretrains the built-in byte-level Llama (about 3M parameters, 128-token
+context) from scratch on the running Python's standard library: the whole paper in miniature on a laptop CPU.
 Two in five of its training sequences end in a passkey-retrieval prompt (Section 4.3) that fits the base length,
-so the model learns to copy the key and retrieval can be measured before and after extension.
-
-The data order is a pure function of (seed, step), so `--resume` continues exactly where a run stopped: the
-resumed weights equal those of an uninterrupted run bit for bit.
+so retrieval can be measured before and after extension. Its data order is a pure function of (seed, step), so
+`--resume` continues exactly where a run stopped.
 """
 
 import argparse
+import json
 import math
 import os
 
@@ -21,15 +45,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import random
 import shlex
+import shutil
 import sys
 import time
 
 import numpy as np
 import torch
+import torch.nn as nn
 from tqdm import tqdm
 
 import common
-from model import ModelConfig, Transformer, describe, save_model
+import longrope
+from model import TINY_DIR, ModelConfig, Transformer, describe, load_model, resolve_model_dir, save_model
 
 PRETRAIN_STEPS = 1400
 PRETRAIN_BATCH = 24  # sequences of base-length tokens per step
@@ -283,40 +310,602 @@ def pretrain(args, argv):
           f"passkey {passkey:.0%}, {provenance['wall_time_s'] / 60:.1f} min; wrote {path}")
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Fine-tuning one stage (Section 4.1): AdamW, linear warmup then linear decay, gradient accumulation, activation
+# checkpointing, chunked loss, bf16 autocast on GPUs that have it; on one device or, under a launcher, DeepSpeed
+# ZeRO-3 with Ulysses sequence parallelism (parallel.py)
+
+LORA_ALPHA = 32  # LoRA scale alpha / rank, with parallel.LORA_RANK
+
+
+class Interrupted(Exception):
+    """--stop-after ran out: the run stops where a kill would, without saving anything more."""
+
+
+class Context:
+    """Where the run happens: ranks, device, sequence-parallel group, and the --stop-after countdown."""
+
+    def __init__(self, args):
+        import parallel
+        self.rank, self.world, self.device = parallel.init_distributed()
+        if args.device:
+            self.device = torch.device(args.device)
+        self.sp = args.sp
+        if self.world % self.sp:
+            raise ValueError(f"--sp {self.sp} must divide the {self.world} processes")
+        self.group = parallel.new_sequence_parallel_group(self.sp) if self.world > 1 else None
+        self.dp_rank, self.dp_world = self.rank // self.sp, self.world // self.sp
+        self.bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
+        self.left = args.stop_after
+
+    @property
+    def main(self):
+        return self.rank == 0
+
+    def tick(self, units=1):
+        """One unit of work (an optimizer step, a search iteration) done; raises Interrupted when none are left."""
+        if self.left is not None:
+            self.left -= units
+            if self.left <= 0:
+                raise Interrupted
+
+    def loss_fn(self):
+        """Fitness / evaluation loss of a model on documents: plain, or sequence-parallel over the group."""
+        if self.world == 1:
+            return None  # search.evaluate_loss
+        import parallel
+
+        @torch.inference_mode()
+        def loss(model, rope, documents):
+            model.set_rope(rope)
+            return sum(float(parallel.sequence_parallel_loss(model, d[None].to(self.device), self.group))
+                       for d in documents) / len(documents)
+        return loss
+
+
+class LoRALinear(nn.Module):
+    """W x + (alpha / r) B A x with W frozen (Hu et al. 2021); B starts at zero, so training starts from W."""
+
+    def __init__(self, base, rank):
+        super().__init__()
+        self.base = base.requires_grad_(False)
+        self.scale = LORA_ALPHA / rank
+        w = base.weight
+        self.a = nn.Parameter(torch.randn(rank, w.shape[1], dtype=w.dtype, device=w.device) / math.sqrt(w.shape[1]))
+        self.b = nn.Parameter(torch.zeros(w.shape[0], rank, dtype=w.dtype, device=w.device))
+
+    def forward(self, x):
+        return self.base(x) + nn.functional.linear(nn.functional.linear(x, self.a), self.b) * self.scale
+
+    def merged(self):
+        with torch.no_grad():
+            self.base.weight += self.scale * (self.b @ self.a).to(self.base.weight.dtype)
+        return self.base
+
+
+def apply_lora(model, rank):
+    """Freezes the model and adds trainable adapters on q, k, v, o (parallel.lora_parameter_count's layout)."""
+    model.requires_grad_(False)
+    for layer in model.layers:
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            setattr(layer.self_attn, name, LoRALinear(getattr(layer.self_attn, name), rank))
+
+
+def merge_lora(model):
+    for layer in model.layers:
+        for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            module = getattr(layer.self_attn, name)
+            if isinstance(module, LoRALinear):
+                setattr(layer.self_attn, name, module.merged())
+    model.requires_grad_(True)
+
+
+def lr_multiplier(step, warmup, steps):
+    """Linear warmup over `warmup` steps, then linear decay to zero at `steps` (Section 4.1)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (steps - step) / max(1, steps - warmup))
+
+
+def training_sequence(stream, seed, stage, step, index, length):
+    """Sequence `index` of optimizer step `step`: length + 1 tokens of the packed documents (<s> doc </s> ...) at
+    a place that depends only on (seed, stage, step, index), so a resumed run sees exactly the same data."""
+    rng = np.random.default_rng([seed, stage, step, index])
+    start = int(rng.integers(0, len(stream) - length))
+    return stream[start:start + length + 1]
+
+
+TOKENIZER_SKIP = (".safetensors", ".bin", ".pth", ".pt", ".index.json")
+
+
+def copy_tokenizer(src, dst):
+    """Tokenizer and generation files of a model folder (not its weights, config or states) into dst."""
+    for name in sorted(os.listdir(src)):
+        path = os.path.join(src, name)
+        if os.path.isfile(path) and not name.endswith(TOKENIZER_SKIP) and name not in (
+                "config.json", "params.json", "provenance.json", "pretrain_state.pt"):
+            shutil.copy2(path, os.path.join(dst, name))
+
+
+def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume):
+    """Fine-tunes the model in model_dir at `length` tokens with `rope`; writes it (HF format, the rope dict in its
+    config.json) to out_dir. The state is saved every --save-every steps and read back on `resume`."""
+    import parallel
+    steps = opts.steps[min(stage, len(opts.steps) - 1)]
+    batch = opts.batch
+    if batch % ctx.dp_world:
+        raise ValueError(f"--batch {batch} must be a multiple of the {ctx.dp_world} data-parallel groups")
+    model = load_model(model_dir, device=ctx.device, dtype=torch.float32)
+    model.set_rope(rope)
+    model.gradient_checkpointing = True
+    torch.manual_seed(opts.seed + stage)
+    if opts.lora:
+        apply_lora(model, parallel.LORA_RANK)
+    os.makedirs(out_dir, exist_ok=True)
+    state_path = os.path.join(out_dir, "state.pt")
+    schedule = lambda step: lr_multiplier(step, opts.warmup, steps)  # noqa: E731
+    engine = None
+    if ctx.world > 1:
+        parallel.apply_sequence_parallel(model, ctx.group)
+        engine = parallel.deepspeed_engine(model, opts.lr, zero_stage=3, offload=opts.offload, grad_clip=1.0,
+                                           grad_accum=batch // ctx.dp_world, lr_schedule=schedule)
+    else:
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=opts.lr, betas=(0.9, 0.95), weight_decay=0.0)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    step, log = 0, []
+    if resume:
+        if engine is not None and os.path.exists(os.path.join(out_dir, "deepspeed", "latest")):
+            _, client = engine.load_checkpoint(os.path.join(out_dir, "deepspeed"))
+            step, log = client["step"], client["log"]
+        elif engine is None and os.path.exists(state_path):
+            state = torch.load(state_path, weights_only=False, map_location=ctx.device)
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            step, log = state["step"], state["log"]
+
+    def save(step):
+        if engine is not None:
+            folder = os.path.join(out_dir, "deepspeed")
+            engine.save_checkpoint(folder, tag=f"step{step}", client_state={"step": step, "log": log})
+            torch.distributed.barrier()  # `latest` names the new tag on every rank: the older ones can go
+            if ctx.main:
+                for old in os.listdir(folder):
+                    if old.startswith("step") and old != f"step{step}":
+                        shutil.rmtree(os.path.join(folder, old))
+        else:
+            common.save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                               "scheduler": scheduler.state_dict(), "step": step, "log": log}, state_path)
+
+    mine = [i for i in range(batch) if i % ctx.dp_world == ctx.dp_rank]  # this data-parallel group's sequences
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=ctx.bf16)
+    model.train()
+    bar = tqdm(range(step, steps), initial=step, total=steps, desc=f"finetune {common.format_length(length)}",
+               disable=not ctx.main)
+    for step in bar:
+        started = time.time()
+        total = 0.0
+        for i in mine:
+            tokens = training_sequence(stream, opts.seed, stage, step, i, length).to(ctx.device)[None]
+            with autocast:
+                if engine is not None:
+                    loss = parallel.sequence_parallel_loss(engine, tokens[:, :-1], ctx.group, tokens[:, 1:])
+                else:
+                    loss = model.loss(tokens[:, :-1], tokens[:, 1:])
+            if engine is not None:
+                engine.backward(loss)
+                engine.step()
+            else:
+                (loss / len(mine)).backward()
+            total += loss.item() / len(mine)
+        if engine is None:
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+        if ctx.world > 1:
+            t = torch.tensor([total], device=ctx.device)
+            torch.distributed.all_reduce(t)
+            total = float(t) / ctx.world
+        seconds = time.time() - started
+        log.append({"stage": f"finetune-{common.format_length(length)}", "step": step + 1, "loss": round(total, 5),
+                    "lr": opts.lr * schedule(step), "tokens_per_s": round(batch * length / seconds, 1),
+                    "seconds": round(seconds, 3)})
+        bar.set_postfix(loss=f"{total:.3f}", tok_s=f"{batch * length / seconds:,.0f}")
+        if (step + 1) % opts.save_every == 0 and step + 1 < steps:
+            save(step + 1)
+        ctx.tick()
+    model.eval()
+    if engine is not None:
+        import deepspeed
+        with deepspeed.zero.GatheredParameters(list(model.parameters())):
+            if ctx.main:
+                merge_lora(model)
+                save_model(model, out_dir, rope)
+    else:
+        merge_lora(model)
+        save_model(model, out_dir, rope)
+    if ctx.main:
+        copy_tokenizer(resolve_model_dir(model_dir), out_dir)
+    return log
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The progressive extension (Section 3.3): search -> fine-tune 32L -> fine-tune 64L -> search 512L -> recovery
+
+PAPER = {  # Section 4.1, Llama-2-7B (L = 4k): 400 steps at 128k then 600 at 256k, lr 2e-5 with linear decay,
+    # global batch 32; the search budget of Section 4.1 (population 64, 40 iterations, 32 parents, 16 + 16)
+    "steps": "400,600", "lr": 2e-5, "warmup": 20, "batch": 32, "search_budget": "64,40,32,16,16",
+    "final_search_budget": "64,40,32,16,16", "recover_budget": "64,40,32,16,16", "search_samples": 5,
+    "eval_samples": 5}
+TINY = {  # the same pipeline on the tiny model in about half an hour on 2 CPU cores (fine-tuning at 4k and 8k
+    # tokens; one forward pass at 64k takes about two minutes, so the 64k search scores 8 candidates)
+    "steps": "40,30", "lr": 3e-4, "warmup": 4, "batch": 2, "search_budget": "8,3,4,4,4",
+    "final_search_budget": "4,1,2,1,1", "recover_budget": "8,3,4,4,4", "search_samples": 1, "eval_samples": 1}
+
+
+def plan_stages(original, target):
+    """[(name, kind, length)] in order. Fine-tuning at 32 L and 64 L (those up to the target; the target itself
+    when it is shorter than 32 L), then one more search at the target if it lies beyond (512 L = 2048k)."""
+    fmt = common.format_length
+    tuned = [n for n in (32 * original, 64 * original) if n <= target] or [target]
+    stages = [(f"search-{fmt(n)}", "search", n) for n in tuned]
+    stages += [(f"finetune-{fmt(n)}", "finetune", n) for n in tuned]
+    if target > tuned[-1]:
+        stages.append((f"search-{fmt(target)}", "extend", target))
+    return stages + [("recover", "recover", original), ("export", "export", target), ("summary", "summary", target)]
+
+
+def parse_budget(text, what):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 5 or min(values[:3]) < 1 or min(values[3:]) < 0:
+        raise ValueError(f"{what} '{text}' must be five counts: population,iterations,parents,mutations,crossovers")
+    return values
+
+
+def check_memory(cfg, stages, opts, ctx):
+    """Prints what each fine-tuning stage needs per device; one that cannot fit stops the run before it starts."""
+    import parallel
+    if ctx.device.type == "cuda":
+        have = torch.cuda.get_device_properties(ctx.device).total_memory / parallel.GB
+    else:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / parallel.GB
+    for name, kind, length in stages:
+        if kind != "finetune":
+            continue
+        estimate = parallel.estimate_memory(cfg, length, n_gpus=ctx.world, sp_degree=ctx.sp,
+                                            zero_stage=3 if ctx.world > 1 else 0, lora=opts.lora,
+                                            offload=opts.offload, dtype_bytes=2 if ctx.world > 1 and ctx.bf16 else 4)
+        if ctx.main:
+            print(f"{name}: about {estimate['total']:.1f} GB per device of {have:.0f} GB (parameters "
+                  f"{estimate['parameters']:.1f}, gradients {estimate['gradients']:.1f}, optimizer "
+                  f"{estimate['optimizer']:.1f}, activations {estimate['activations']:.1f})")
+        advice = parallel.fit_advice(estimate, have)
+        if advice:
+            raise ValueError(f"stage {name} ({length} tokens) does not fit: {advice}")
+
+
+PIPELINE_FIELDS = ("model", "target", "data", "seed", "steps", "lr", "warmup", "batch", "search_budget",
+                   "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora")
+
+
+def pipeline(args, argv):
+    import eval as evaluation
+    import search
+    torch.set_num_threads(args.threads)
+    ctx = Context(args)
+    opts = args
+    base = load_model(args.model, device=ctx.device)
+    original, head_dim = base.rope.original_max_len, base.config.head_dim
+    target = common.parse_length(args.target, original)
+    if target <= original:
+        raise ValueError(f"--target {args.target} ({target} tokens) must exceed the original length {original}")
+    stages = plan_stages(original, target)
+    opts.steps = [int(v) for v in str(args.steps).split(",")]
+    if any(n < 0 for n in opts.steps):
+        raise ValueError(f"--steps '{args.steps}' must be non-negative step counts, e.g. 400,600")
+    budgets = {k: parse_budget(getattr(args, k), "--" + k.replace("_", "-"))
+               for k in ("search_budget", "final_search_budget", "recover_budget")}
+    check_memory(base.config, stages, opts, ctx)
+
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    state_path = os.path.join(out, "pipeline.json")
+    run = {k: getattr(args, k) for k in PIPELINE_FIELDS} | {"steps": opts.steps}
+    if os.path.exists(state_path) and not args.resume:
+        raise ValueError(f"{out} already holds a pipeline; add --resume to continue it or choose another --out")
+    state = {"run": run, "done": [], "log": [], "minutes": {}}
+    if args.resume and os.path.exists(state_path):
+        with open(state_path) as f:
+            state = json.load(f)
+        for k, v in state["run"].items():
+            if run.get(k) != v:
+                raise ValueError(f"--resume: {state_path} was made with {k} = {v!r}, not {run.get(k)!r}")
+
+    tokenizer = common.load_tokenizer(args.model)
+    val_docs = common.load_documents(args.val_data, tokenizer, "validation", base.config.vocab_size)
+    search_docs = {}  # search length -> documents: the fitness samples, never used for the summary
+
+    def documents_for(length, count):
+        docs = common.sample_documents(val_docs, length, count, seed=args.seed,
+                                       what=args.val_data or "the stdlib validation split")
+        search_docs[length] = docs
+        return docs
+
+    train_docs = common.load_documents(args.data, tokenizer, "train", base.config.vocab_size)
+    eos = tokenizer.eos_id if tokenizer.eos_id is not None else tokenizer.bos_id
+    stream = torch.cat([t for doc in train_docs for t in (doc, torch.tensor([eos]))]) if eos is not None else \
+        torch.cat(train_docs)
+    longest = max(n for _, kind, n in stages if kind == "finetune")
+    if len(stream) <= longest + 1:
+        raise ValueError(f"the training data holds {len(stream)} tokens, fewer than one {longest}-token sequence")
+    for _, kind, n in stages:  # every sample the run needs exists, before hours are spent
+        if kind in ("search", "extend"):
+            documents_for(n, args.search_samples)
+    documents_for(original, max(args.search_samples, 4))  # the recovery's, at the original length
+    held_out = evaluation.held_out(val_docs, [d for docs in search_docs.values() for d in docs])
+    eval_docs = common.sample_documents(held_out, target, args.eval_samples, seed=args.seed + 1,
+                                        what="the validation documents not used by the searches")
+    del base
+    if ctx.main and not os.path.exists(state_path):
+        common.save_json(state_path, state)  # claims the folder: a second run without --resume stops
+
+    fmt = common.format_length
+    model_dir = resolve_model_dir(args.model)
+    factors_path = lambda n: os.path.join(out, f"factors-{fmt(n)}.json")  # noqa: E731
+    tuned = [n for _, kind, n in stages if kind == "finetune"]
+    loss_fn = ctx.loss_fn()
+
+    def searched(name, model, docs, path, settings_values, **kw):
+        settings = search.Settings(*settings_values, mutation_prob=0.3, seed=args.seed)
+        saved = os.path.splitext(path)[0] + ".state.json"
+        before = -1
+        if os.path.exists(saved):
+            with open(saved) as f:
+                before = json.load(f)["iteration"]
+        stop = None if ctx.left is None else before + ctx.left
+        rope = search.run_search(model, docs, path, settings, resume=before >= 0, stop_after=stop, loss_fn=loss_fn,
+                                 write=ctx.main, compare_methods=False,
+                                 provenance={"stage": name, "command": reproducing_command(argv)}, **kw)
+        if rope is None:
+            raise Interrupted
+        ctx.tick(settings.iterations - before)
+        return rope
+
+    for name, kind, length in stages:
+        if name in state["done"]:
+            continue
+        if ctx.main:
+            print(f"\n== {name} ({fmt(length)} tokens) ==")
+        started = time.time()
+        if kind == "search":  # on the original model, as Section 3.3 searches 128k and 256k factors on Llama-2
+            model = load_model(args.model, device=ctx.device)
+            if ctx.world > 1:
+                import parallel
+                parallel.apply_sequence_parallel(model, ctx.group)
+            searched(name, model, search_docs[length], factors_path(length), budgets["search_budget"],
+                     target_len=length, original=original)
+        elif kind == "finetune":
+            index = tuned.index(length)
+            source = model_dir if index == 0 else os.path.join(out, f"finetune-{fmt(tuned[index - 1])}")
+            rope = longrope.load_factors(factors_path(length), head_dim)
+            log = finetune(source, rope, length, os.path.join(out, name), index, stream, opts, ctx,
+                           resume=True)
+            state["log"] = [r for r in state["log"] if r["stage"] != name] + log
+        elif kind == "extend":  # the fine-tuned model, 8x beyond its fine-tuning length, no fine-tuning
+            model = load_model(os.path.join(out, f"finetune-{fmt(tuned[-1])}"), device=ctx.device)
+            if ctx.world > 1:
+                import parallel
+                parallel.apply_sequence_parallel(model, ctx.group)
+            searched(name, model, search_docs[length], factors_path(length), budgets["final_search_budget"],
+                     target_len=length, original=original, init=model.rope)
+        elif kind == "recover":  # Section 3.3: short factors for sequences that fit the original window
+            model = load_model(os.path.join(out, f"finetune-{fmt(tuned[-1])}"), device=ctx.device)
+            long = longrope.load_factors(factors_path(target), head_dim)
+            searched(name, model, search_docs[original], os.path.join(out, "factors-final.json"),
+                     budgets["recover_budget"],
+                     recover=long)
+        elif kind == "export" and ctx.main:
+            search.export_model(os.path.join(out, f"finetune-{fmt(tuned[-1])}"),
+                                os.path.join(out, "factors-final.json"), os.path.join(out, "final"))
+        elif kind == "summary" and ctx.main:
+            summary(args, out, original, tuned[-1], target, eval_docs, factors_path(tuned[-1]))
+        state["done"].append(name)
+        state["minutes"][name] = round((time.time() - started) / 60, 2)
+        if ctx.main:
+            if state["log"]:
+                common.save_csv(os.path.join(out, "log.csv"), state["log"])
+            common.save_json(state_path, state)
+            if kind == "finetune":  # optimizer states are 12 bytes a parameter: drop them once the stage is done
+                for leftover in ("state.pt", "deepspeed"):
+                    path = os.path.join(out, name, leftover)
+                    if os.path.isdir(path):
+                        shutil.rmtree(path)
+                    elif os.path.exists(path):
+                        os.remove(path)
+    if ctx.main:
+        print(f"\ndone: {os.path.join(out, 'final')} (Hugging Face format, rope_type longrope); stage minutes: "
+              + ", ".join(f"{k} {v}" for k, v in state["minutes"].items()))
+
+
+@torch.inference_mode()
+def summary(args, out, original, tuned, target, docs, tuned_factors):
+    """Perplexity at the original, the fine-tuning and the target length, before and after (summary.json / .md)."""
+    fmt = common.format_length
+    lengths = sorted({original, tuned, target})
+    final_dir = os.path.join(out, "final")
+    rows = [("original model", args.model, None, lengths),
+            (f"original + {fmt(tuned)} factors (no fine-tuning)", args.model, tuned_factors, [original, tuned]),
+            (f"fine-tuned at {fmt(tuned)}", os.path.join(out, f"finetune-{fmt(tuned)}"), None, [original, tuned]),
+            ("final (fine-tuned, searched, recovered)", final_dir, None, lengths)]
+    records = []
+    for label, path, factors, at in rows:
+        model = load_model(path)
+        if factors:
+            model.set_rope(longrope.load_factors(factors, model.config.head_dim))
+        for n in at:
+            loss = sum(float(model.loss(d[:n][None])) for d in docs) / len(docs)
+            records.append({"model": label, "length": n, "loss": round(loss, 5), "ppl": round(math.exp(loss), 4)})
+            print(f"{label:44s} {fmt(n):>6s}  ppl {math.exp(loss):10.3f}")
+    ppl = {(r["model"], r["length"]): r["ppl"] for r in records}
+    final, first = rows[3][0], rows[0][0]
+    checks = {
+        f"fine-tuning lowers ppl at {fmt(tuned)}": ppl[final, tuned] < ppl[rows[1][0], tuned],
+        f"ppl at {fmt(target)} within 1.5x of {fmt(tuned)}": ppl[final, target] <= 1.5 * ppl[final, tuned],
+        f"ppl at {fmt(original)} within 2% of the original model": ppl[final, original] <= 1.02 * ppl[first, original],
+    }
+    for text, ok in checks.items():
+        print(f"{'yes' if ok else 'NO '}  {text}")
+    common.save_json(os.path.join(out, "summary.json"), {"records": records, "checks": checks,
+                                                         "documents": len(docs)})
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(f"Perplexity on {len(docs)} held-out document(s), truncated to each length:\n\n| model | "
+                + " | ".join(fmt(n) for n in lengths) + " |\n|---|" + "---|" * len(lengths) + "\n")
+        for label, *_ in rows:
+            f.write(f"| {label} | " + " | ".join(f"{ppl[label, n]:.3f}" if (label, n) in ppl else "-"
+                                                 for n in lengths) + " |\n")
+
+
+def finetune_command(args, argv):
+    torch.set_num_threads(args.threads)
+    ctx = Context(args)
+    base = load_model(args.model, device="cpu")
+    head_dim, original = base.config.head_dim, base.rope.original_max_len
+    rope = longrope.load_factors(args.factors, head_dim)
+    length = common.parse_length(args.length, original)
+    args.steps = [args.steps]
+    check_memory(base.config, [("finetune", "finetune", length)], args, ctx)
+    tokenizer = common.load_tokenizer(args.model)
+    docs = common.load_documents(args.data, tokenizer, "train", base.config.vocab_size)
+    eos = tokenizer.eos_id if tokenizer.eos_id is not None else tokenizer.bos_id
+    stream = torch.cat([t for doc in docs for t in (doc, torch.tensor([eos]))])
+    if len(stream) <= length + 1:
+        raise ValueError(f"the training data holds {len(stream)} tokens, fewer than one {length}-token sequence")
+    log = finetune(args.model, rope, length, args.out, 0, stream, args, ctx, args.resume)
+    if ctx.main and log:
+        common.save_csv(os.path.join(args.out, "log.csv"), log)
+        print(f"wrote {args.out}; last loss {log[-1]['loss']:.4f}")
+
+
+def add_run_args(p, defaults):
+    p.add_argument("--model", default="tiny", help="model folder (Hugging Face or Meta format) or 'tiny'")
+    p.add_argument("--data", default=None, help="training text folder/file or token file (.bin/.npy); "
+                                                "None: the Python standard library")
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (paper {PAPER['lr']}, "
+                                                          f"tiny {TINY['lr']})")
+    p.add_argument("--warmup", type=int, default=None, help="linear warmup steps, then linear decay to zero")
+    p.add_argument("--batch", type=int, default=None, help="sequences per optimizer step (gradient accumulation)")
+    p.add_argument("--lora", action="store_true", help="train LoRA adapters on q, k, v, o instead of all weights")
+    p.add_argument("--offload", action="store_true", help="DeepSpeed CPU offload of optimizer and parameters")
+    p.add_argument("--sp", type=int, default=1, help="Ulysses sequence-parallel degree (under torchrun/deepspeed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--save-every", type=int, default=10, help="fine-tuning steps between resumable states")
+    p.add_argument("--resume", action="store_true", help="continue the run saved in --out")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop as a kill would after this many steps and search iterations (for tests)")
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=fmt)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = commands.add_parser("pretrain", help="pretrain the tiny byte-level Llama from scratch", formatter_class=fmt)
-    p.add_argument("--out", default="tiny", help="model folder to write (Hugging Face format)")
-    p.add_argument("--data", default=None, help="text folder or file to train on; None: the Python standard library")
-    p.add_argument("--val-data", default=None, help="text folder for validation; None: the Python standard library")
-    p.add_argument("--shape", default="tiny", choices=sorted(SHAPES), help="model shape (SHAPES; micro is for tests)")
-    p.add_argument("--steps", type=int, default=PRETRAIN_STEPS, help="optimizer steps")
-    p.add_argument("--batch", type=int, default=PRETRAIN_BATCH, help="sequences of base length per step")
-    p.add_argument("--lr", type=float, default=PRETRAIN_LR, help="peak learning rate (cosine decay to a tenth)")
-    p.add_argument("--warmup", type=int, default=WARMUP_STEPS, help="linear warmup steps")
-    p.add_argument("--passkey-fraction", type=float, default=PASSKEY_FRACTION,
-                   help="share of sequences ending in a passkey prompt and its answer")
-    p.add_argument("--seed", type=int, default=0, help="initialization and data order")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    p.add_argument("--save-every", type=int, default=SAVE_EVERY, help="steps between resumable states")
-    p.add_argument("--val-windows", type=int, default=VAL_WINDOWS, help="validation windows of base length")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/pretrain_state.pt")
-    p.add_argument("--stop-after", type=int, default=None, help="stop after this many steps, resumable")
-    p.set_defaults(run=pretrain)
+    if argv and argv[0] == "pretrain":
+        parser = argparse.ArgumentParser(prog="train.py pretrain", description="pretrain the tiny byte-level Llama "
+                                         "from scratch", formatter_class=fmt)
+        p = parser
+        p.add_argument("--out", default="tiny", help="model folder to write (Hugging Face format)")
+        p.add_argument("--data", default=None, help="text folder or file to train on; None: the Python standard library")
+        p.add_argument("--val-data", default=None, help="text folder for validation; None: the Python standard library")
+        p.add_argument("--shape", default="tiny", choices=sorted(SHAPES), help="model shape (SHAPES; micro is for tests)")
+        p.add_argument("--steps", type=int, default=PRETRAIN_STEPS, help="optimizer steps")
+        p.add_argument("--batch", type=int, default=PRETRAIN_BATCH, help="sequences of base length per step")
+        p.add_argument("--lr", type=float, default=PRETRAIN_LR, help="peak learning rate (cosine decay to a tenth)")
+        p.add_argument("--warmup", type=int, default=WARMUP_STEPS, help="linear warmup steps")
+        p.add_argument("--passkey-fraction", type=float, default=PASSKEY_FRACTION,
+                       help="share of sequences ending in a passkey prompt and its answer")
+        p.add_argument("--seed", type=int, default=0, help="initialization and data order")
+        p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+        p.add_argument("--save-every", type=int, default=SAVE_EVERY, help="steps between resumable states")
+        p.add_argument("--val-windows", type=int, default=VAL_WINDOWS, help="validation windows of base length")
+        p.add_argument("--resume", action="store_true", help="continue from <out>/pretrain_state.pt")
+        p.add_argument("--stop-after", type=int, default=None, help="stop after this many steps, resumable")
+        args = parser.parse_args(argv[1:])
+        for name in ("steps", "batch", "warmup", "threads", "save_every", "val_windows"):
+            if getattr(args, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
+        if not 0 <= args.passkey_fraction <= 1:
+            raise ValueError(f"--passkey-fraction must be between 0 and 1, got {args.passkey_fraction}")
+        if not args.lr > 0:
+            raise ValueError(f"--lr must be positive, got {args.lr}")
+        return pretrain(args, argv)
+
+    if argv and argv[0] == "finetune":
+        parser = argparse.ArgumentParser(prog="train.py finetune", description="fine-tune one stage: a model at one "
+                                         "length with one factor file", formatter_class=fmt)
+        add_run_args(parser, PAPER)
+        parser.add_argument("--factors", required=True, help="factor file (search.py) to fine-tune with")
+        parser.add_argument("--length", required=True, help="sequence length, e.g. 128k or 32x")
+        parser.add_argument("--steps", type=int, default=400)
+        parser.add_argument("--out", required=True, help="folder for the fine-tuned model and its state")
+        args = parser.parse_args(argv[1:])
+        fill_defaults(args, PAPER if resolve_model_dir(args.model) != TINY_DIR else TINY, skip=("steps",))
+        validate_run_args(args)
+        try:
+            return finetune_command(args, argv)
+        except Interrupted:
+            print(f"stopped after --stop-after {args.stop_after} steps; continue with --resume")
+        return
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_args(parser, PAPER)
+    parser.add_argument("--target", default="512x",
+                        help="how far to extend: 32x/64x fine-tune only, 512x (2048k for a 4k model) adds the "
+                             "second search; also e.g. 256k")
+    parser.add_argument("--out", default=None, help="folder for every stage's outputs (default: runs/<model>-<target>)")
+    parser.add_argument("--val-data", default=None, help="documents for the searches and the summary "
+                                                         "(default: the stdlib validation split)")
+    parser.add_argument("--steps", default=None, help="fine-tuning steps per stage, e.g. 400,600")
+    parser.add_argument("--search-budget", default=None, help="first searches: population,iterations,parents,"
+                                                              "mutations,crossovers")
+    parser.add_argument("--final-search-budget", default=None, help="the search at the target, same format")
+    parser.add_argument("--recover-budget", default=None, help="the short-factor search, same format")
+    parser.add_argument("--search-samples", type=int, default=None, help="documents each search scores on")
+    parser.add_argument("--eval-samples", type=int, default=None, help="held-out documents of the summary")
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.error("choose a command: pretrain")
-    for name in ("steps", "batch", "warmup", "threads", "save_every", "val_windows"):
+    fill_defaults(args, PAPER if resolve_model_dir(args.model) != TINY_DIR else TINY)
+    validate_run_args(args)
+    if args.out is None:
+        name = "tiny" if resolve_model_dir(args.model) == TINY_DIR else os.path.basename(os.path.normpath(args.model))
+        args.out = os.path.join("runs", f"{name}-{args.target}")
+    try:
+        pipeline(args, argv)
+    except Interrupted:
+        print(f"stopped after --stop-after {args.stop_after} units; continue with --resume")
+
+
+def fill_defaults(args, defaults, skip=()):
+    """Unset options take the paper's values for real models and the tiny ones (TINY) for the tiny model."""
+    for k, v in defaults.items():
+        if k not in skip and getattr(args, k, "absent") is None:
+            setattr(args, k, v)
+
+
+def validate_run_args(args):
+    for name in ("batch", "threads", "save_every", "sp"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
-    if not 0 <= args.passkey_fraction <= 1:
-        raise ValueError(f"--passkey-fraction must be between 0 and 1, got {args.passkey_fraction}")
+    for name in ("search_samples", "eval_samples"):
+        if getattr(args, name, 1) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if not args.lr > 0:
         raise ValueError(f"--lr must be positive, got {args.lr}")
-    args.run(args, argv)
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be non-negative, got {args.warmup}")
 
 
 if __name__ == "__main__":

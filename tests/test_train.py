@@ -1,0 +1,197 @@
+"""train.py's progressive extension pipeline on a micro Llama whose original length is 16 tokens, so every stage of
+the paper (search 32x and 64x, fine-tune at both, search 512x on the fine-tuned model, recovery, export, summary)
+runs in seconds: killed and resumed it must end bit for bit where an uninterrupted run ends."""
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import types
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import common
+import longrope
+import train
+from model import PRESETS, ModelConfig, Transformer, load_model, save_model
+
+HAS_DEEPSPEED = importlib.util.find_spec("deepspeed") is not None
+ORIGINAL = 16
+BUDGET = ["--threads", "1", "--steps", "3,3", "--batch", "2", "--warmup", "1", "--save-every", "2",
+          "--search-budget", "4,2,2,2,2", "--final-search-budget", "4,1,2,1,1", "--recover-budget", "4,1,2,1,1",
+          "--search-samples", "1", "--eval-samples", "1"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("micro16"))
+    cfg = ModelConfig(vocab_size=264, **train.SHAPES["micro"], max_position_embeddings=ORIGINAL, rope_theta=10000.0,
+                      bos_token_id=train.BOS_ID, eos_token_id=train.EOS_ID)
+    torch.manual_seed(0)
+    model = Transformer(cfg)
+    train.init_weights(model)
+    save_model(model, path)
+    train.save_byte_tokenizer(path)
+    return path
+
+
+def pipeline(micro, out, *extra):
+    train.main(["--model", micro, "--out", str(out), *BUDGET, *extra])
+
+
+@pytest.fixture(scope="module")
+def straight(micro, tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight")
+    pipeline(micro, out)
+    return out
+
+
+def test_stages_follow_the_paper_scaled_to_the_model():
+    names = [name for name, _, _ in train.plan_stages(4096, 2048 * 1024)]
+    assert names == ["search-128k", "search-256k", "finetune-128k", "finetune-256k", "search-2m", "recover",
+                     "export", "summary"]
+    assert [n for n, _, _ in train.plan_stages(4096, 128 * 1024)] == ["search-128k", "finetune-128k", "recover",
+                                                                       "export", "summary"]
+    assert [n for n, _, _ in train.plan_stages(128, 1024)][:2] == ["search-1k", "finetune-1k"]  # below 32 L
+
+
+def test_pipeline_writes_every_stage(straight, micro):
+    with open(straight / "pipeline.json") as f:
+        state = json.load(f)
+    assert state["done"] == [n for n, _, _ in train.plan_stages(ORIGINAL, 512 * ORIGINAL)]
+    assert [(r["stage"], r["step"]) for r in state["log"]] == [("finetune-512", s) for s in (1, 2, 3)] + \
+        [("finetune-1k", s) for s in (1, 2, 3)]
+    assert not (straight / "finetune-1k" / "state.pt").exists()  # optimizer states dropped once a stage is done
+    with open(straight / "final" / "config.json") as f:
+        config = json.load(f)
+    rope = config["rope_scaling"]
+    assert rope["rope_type"] == "longrope" and rope["original_max_position_embeddings"] == ORIGINAL
+    assert config["max_position_embeddings"] == 512 * ORIGINAL
+    final = longrope.load_factors(str(straight / "factors-final.json"), 16)
+    searched = longrope.load_factors(str(straight / "factors-8k.json"), 16)
+    assert final.long_factor == searched.long_factor and final.n_hat == searched.n_hat
+    assert rope["long_factor"] == list(final.long_factor) and rope["short_factor"] == list(final.short_factor)
+    # the fine-tuned weights moved away from the original ones, and the summary covers 1x, 64x and 512x
+    original = load_file(os.path.join(micro, "model.safetensors"))
+    tuned = load_file(straight / "final" / "model.safetensors")
+    assert not torch.equal(original["model.layers.0.mlp.up_proj.weight"], tuned["model.layers.0.mlp.up_proj.weight"])
+    with open(straight / "summary.json") as f:
+        summary = json.load(f)
+    assert {r["length"] for r in summary["records"]} == {ORIGINAL, 64 * ORIGINAL, 512 * ORIGINAL}
+    assert len(summary["checks"]) == 3
+
+
+def test_killed_and_resumed_pipeline_ends_where_an_uninterrupted_one_does(straight, micro, tmp_path):
+    out = tmp_path / "resumed"
+    # 2: inside the first search; 7: after the third fine-tuning step, whose state was never saved (saved at 2);
+    # 8: just after the recovery search finished but before the stage was marked done
+    for stop in ("2", "7", "8"):
+        pipeline(micro, out, "--resume", "--stop-after", stop)
+        with open(out / "pipeline.json") as f:
+            assert "summary" not in json.load(f)["done"]
+    pipeline(micro, out, "--resume")
+    for name in ("final/model.safetensors", "finetune-512/model.safetensors"):
+        a, b = load_file(straight / name), load_file(out / name)
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    for name in ("factors-final.json", "factors-8k.json", "factors-1k.json"):
+        a, b = (json.load(open(d / name)) for d in (straight, out))
+        assert a["rope_scaling"] == b["rope_scaling"] and a["n_hat"] == b["n_hat"], name
+    a, b = (json.load(open(d / "summary.json")) for d in (straight, out))
+    assert a["records"] == b["records"]
+
+
+def test_final_model_loads_in_transformers_with_our_loss(straight):
+    from transformers import LlamaForCausalLM
+    tokens = common.load_documents(None, common.byte_tokenizer(), "validation")[0][None, :64]
+    ours = load_model(str(straight / "final"))
+    ours.set_rope(replace(ours.rope, n_hat=0))  # transformers has no n_hat
+    theirs = LlamaForCausalLM.from_pretrained(str(straight / "final"), attn_implementation="eager").eval()
+    with torch.no_grad():
+        expected = float(theirs(tokens, labels=tokens).loss)
+        assert abs(float(ours.loss(tokens)) - expected) < 1e-4
+
+
+def test_a_finished_folder_is_not_overwritten(straight, micro, capsys):
+    with pytest.raises(SystemExit) as e:
+        common.run_cli(lambda: pipeline(micro, straight))
+    assert e.value.code == 2 and "already holds a pipeline" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--target", "256q"], "length '256q'"),
+    (["--target", "8"], "must exceed the original length 16"),
+    (["--search-budget", "4,2"], "five counts"),
+    (["--lr", "0"], "--lr must be positive"),
+    (["--eval-samples", "1000"], "1000 are needed"),
+])
+def test_bad_input_is_one_sentence(micro, tmp_path, extra, words, capsys):
+    with pytest.raises(SystemExit) as e:
+        common.run_cli(lambda: pipeline(micro, tmp_path / "bad", *extra))
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and words in err and len(err.splitlines()) == 1
+
+
+def test_memory_check_stops_a_stage_that_cannot_fit_and_says_what_would():
+    ctx = types.SimpleNamespace(world=1, sp=1, bf16=False, device=torch.device("cpu"), main=False)
+    opts = types.SimpleNamespace(lora=False, offload=False)
+    stages = train.plan_stages(4096, 256 * 1024)
+    with pytest.raises(ValueError, match=r"stage finetune-128k \(131072 tokens\) does not fit: It needs \d+ GB"):
+        train.check_memory(PRESETS["llama-2-7b"], stages, opts, ctx)
+    train.check_memory(ModelConfig(**train.SHAPES["micro"], vocab_size=264, max_position_embeddings=16),
+                       train.plan_stages(16, 1024), opts, ctx)  # fits: returns quietly
+
+
+def test_lora_adapters_train_and_merge_into_the_weights():
+    torch.manual_seed(0)
+    model = Transformer(ModelConfig(**train.SHAPES["micro"], vocab_size=264, max_position_embeddings=16))
+    tokens = torch.randint(0, 256, (1, 12))
+    before = float(model.loss(tokens))
+    train.apply_lora(model, rank=4)
+    assert float(model.loss(tokens)) == pytest.approx(before, abs=1e-6)  # B = 0: the adapters start as no-ops
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(n.endswith((".a", ".b")) for n in trainable)
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n.endswith(".b"):
+                p.normal_(0, 0.1)
+    adapted = float(model.loss(tokens))
+    assert adapted != pytest.approx(before, abs=1e-4)
+    train.merge_lora(model)
+    assert not any(isinstance(m, train.LoRALinear) for m in model.modules())
+    assert float(model.loss(tokens)) == pytest.approx(adapted, abs=1e-5)
+
+
+@pytest.mark.skipif(not HAS_DEEPSPEED, reason="deepspeed is not installed (pip install deepspeed)")
+def test_two_processes_zero3_sequence_parallel_finetune_equals_one_process(micro, straight, tmp_path):
+    """torchrun, 2 CPU processes (gloo), ZeRO-3 and Ulysses degree 2, killed after 2 of 3 steps and resumed from
+    DeepSpeed's checkpoint: the weights equal a plain single-process run's to float32 rounding."""
+    stage = ["finetune", "--model", micro, "--factors", str(straight / "factors-512.json"), "--length", "512",
+             "--steps", "3", "--batch", "2", "--warmup", "1", "--lr", "1e-3", "--threads", "1", "--save-every", "1"]
+    train.main([*stage, "--out", str(tmp_path / "one")])
+    env = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+              os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "train.py"), *stage,
+              "--out", str(tmp_path / "two"), "--sp", "2"]
+    for extra in (["--stop-after", "2"], ["--resume"]):
+        done = subprocess.run(launch + extra, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+    one, two = (load_file(tmp_path / d / "model.safetensors") for d in ("one", "two"))
+    start = load_file(os.path.join(micro, "model.safetensors"))
+    for k in one:
+        assert torch.allclose(one[k], two[k], atol=1e-6, rtol=0), k
+    assert max(float((one[k] - start[k]).abs().max()) for k in one) > 1e-3  # the steps did move the weights
