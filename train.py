@@ -24,7 +24,7 @@ the fine-tuning runs DeepSpeed ZeRO-3 with Ulysses sequence parallelism of degre
 (parallel.py), and the searches score candidates with the same sequence-parallel forward.
 
 Defaults are the paper's (lr 2e-5 with warmup and linear decay, batch 32, search population 64 x 40 iterations);
-for the tiny model they shrink (TINY) so the whole pipeline runs on 2 CPU cores in about 40 minutes.
+for the tiny model they shrink (TINY) so the whole pipeline runs on 2 CPU cores in under half an hour.
 
 `python train.py finetune --model DIR --factors F.json --length 128k --steps 400 --out DIR` runs one stage alone.
 
@@ -330,6 +330,8 @@ class Context:
         self.rank, self.world, self.device = parallel.init_distributed()
         if args.device:
             self.device = torch.device(args.device)
+            if self.device.type == "cuda" and not torch.cuda.is_available():
+                raise ValueError(f"--device {args.device}: this machine has no CUDA GPU")
         self.sp = args.sp
         if self.world % self.sp:
             raise ValueError(f"--sp {self.sp} must divide the {self.world} processes")
@@ -349,10 +351,23 @@ class Context:
             if self.left <= 0:
                 raise Interrupted
 
+    def barrier(self):
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def inference_model(self, path):
+        """A model for the searches and the summary: on this rank's device, sequence-parallel under a launcher."""
+        model = load_model(path, device=self.device)
+        if self.world > 1:
+            import parallel
+            parallel.apply_sequence_parallel(model, self.group)
+        return model
+
     def loss_fn(self):
         """Fitness / evaluation loss of a model on documents: plain, or sequence-parallel over the group."""
         if self.world == 1:
-            return None  # search.evaluate_loss
+            import search
+            return search.evaluate_loss
         import parallel
 
         @torch.inference_mode()
@@ -404,7 +419,7 @@ def lr_multiplier(step, warmup, steps):
     """Linear warmup over `warmup` steps, then linear decay to zero at `steps` (Section 4.1)."""
     if step < warmup:
         return (step + 1) / warmup
-    return max(0.0, (steps - step) / max(1, steps - warmup))
+    return max(0.0, (steps - step) / (steps - warmup + 1))
 
 
 def training_sequence(stream, seed, stage, step, index, length):
@@ -539,10 +554,10 @@ PAPER = {  # Section 4.1, Llama-2-7B (L = 4k): 400 steps at 128k then 600 at 256
     "steps": "400,600", "lr": 2e-5, "warmup": 20, "batch": 32, "search_budget": "64,40,32,16,16",
     "final_search_budget": "64,40,32,16,16", "recover_budget": "64,40,32,16,16", "search_samples": 5,
     "eval_samples": 5}
-TINY = {  # the same pipeline on the tiny model in about half an hour on 2 CPU cores (fine-tuning at 4k and 8k
-    # tokens; one forward pass at 64k takes about two minutes, so the 64k search scores 8 candidates)
+TINY = {  # the same pipeline on the tiny model in under half an hour on 2 CPU cores (fine-tuning at 4k and 8k
+    # tokens; one forward pass at 64k takes about 80 seconds, so the 64k search scores 6 candidates)
     "steps": "40,30", "lr": 3e-4, "warmup": 4, "batch": 2, "search_budget": "8,3,4,4,4",
-    "final_search_budget": "4,1,2,1,1", "recover_budget": "8,3,4,4,4", "search_samples": 1, "eval_samples": 1}
+    "final_search_budget": "4,1,2,1,1", "recover_budget": "16,10,8,8,8", "search_samples": 1, "eval_samples": 1}
 
 
 def plan_stages(original, target):
@@ -589,8 +604,20 @@ def check_memory(cfg, stages, opts, ctx):
             raise ValueError(f"stage {name} ({length} tokens) does not fit: {advice}")
 
 
+SHORT_EVAL_SAMPLES = 32  # documents for the summary at the original length
+RECOVER_SAMPLES = 16  # documents (at least) for the recovery search: short ones are cheap, few would overfit
 PIPELINE_FIELDS = ("model", "target", "data", "seed", "steps", "lr", "warmup", "batch", "search_budget",
                    "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora")
+
+
+def parse_steps(text):
+    try:
+        steps = [int(v) for v in str(text).split(",")]
+    except ValueError:
+        steps = [-1]
+    if not steps or min(steps) < 0:
+        raise ValueError(f"--steps '{text}' must be step counts, one per fine-tuning stage, e.g. 400,600")
+    return steps
 
 
 def pipeline(args, argv):
@@ -599,23 +626,22 @@ def pipeline(args, argv):
     torch.set_num_threads(args.threads)
     ctx = Context(args)
     opts = args
-    base = load_model(args.model, device=ctx.device)
+    base = load_model(args.model, device="cpu", dtype=torch.bfloat16)  # its config and rope; mmap'd, no copy
     original, head_dim = base.rope.original_max_len, base.config.head_dim
     target = common.parse_length(args.target, original)
     if target <= original:
         raise ValueError(f"--target {args.target} ({target} tokens) must exceed the original length {original}")
     stages = plan_stages(original, target)
-    opts.steps = [int(v) for v in str(args.steps).split(",")]
-    if any(n < 0 for n in opts.steps):
-        raise ValueError(f"--steps '{args.steps}' must be non-negative step counts, e.g. 400,600")
+    opts.steps = parse_steps(args.steps)
     budgets = {k: parse_budget(getattr(args, k), "--" + k.replace("_", "-"))
                for k in ("search_budget", "final_search_budget", "recover_budget")}
-    check_memory(base.config, stages, opts, ctx)
+    if opts.batch % ctx.dp_world:
+        raise ValueError(f"--batch {opts.batch} must be a multiple of the {ctx.dp_world} data-parallel groups")
 
     out = args.out
-    os.makedirs(out, exist_ok=True)
     state_path = os.path.join(out, "pipeline.json")
-    run = {k: getattr(args, k) for k in PIPELINE_FIELDS} | {"steps": opts.steps}
+    run = {k: getattr(args, k) for k in PIPELINE_FIELDS} | {"steps": opts.steps, "processes": ctx.world,
+                                                            "sp": ctx.sp, "bf16": ctx.bf16}
     if os.path.exists(state_path) and not args.resume:
         raise ValueError(f"{out} already holds a pipeline; add --resume to continue it or choose another --out")
     state = {"run": run, "done": [], "log": [], "minutes": {}}
@@ -625,42 +651,46 @@ def pipeline(args, argv):
         for k, v in state["run"].items():
             if run.get(k) != v:
                 raise ValueError(f"--resume: {state_path} was made with {k} = {v!r}, not {run.get(k)!r}")
+    check_memory(base.config, [s for s in stages if s[0] not in state["done"]], opts, ctx)
 
     tokenizer = common.load_tokenizer(args.model)
     val_docs = common.load_documents(args.val_data, tokenizer, "validation", base.config.vocab_size)
     search_docs = {}  # search length -> documents: the fitness samples, never used for the summary
 
     def documents_for(length, count):
-        docs = common.sample_documents(val_docs, length, count, seed=args.seed,
-                                       what=args.val_data or "the stdlib validation split")
-        search_docs[length] = docs
-        return docs
+        search_docs[length] = common.sample_documents(val_docs, length, count, seed=args.seed,
+                                                      what=args.val_data or "the stdlib validation split")
 
     train_docs = common.load_documents(args.data, tokenizer, "train", base.config.vocab_size)
-    eos = tokenizer.eos_id if tokenizer.eos_id is not None else tokenizer.bos_id
-    stream = torch.cat([t for doc in train_docs for t in (doc, torch.tensor([eos]))]) if eos is not None else \
-        torch.cat(train_docs)
+    stream = packed_documents(train_docs, tokenizer)
     longest = max(n for _, kind, n in stages if kind == "finetune")
     if len(stream) <= longest + 1:
         raise ValueError(f"the training data holds {len(stream)} tokens, fewer than one {longest}-token sequence")
     for _, kind, n in stages:  # every sample the run needs exists, before hours are spent
         if kind in ("search", "extend"):
             documents_for(n, args.search_samples)
-    documents_for(original, max(args.search_samples, 4))  # the recovery's, at the original length
+    documents_for(original, max(args.search_samples, RECOVER_SAMPLES))  # the recovery's, at the original length
     held_out = evaluation.held_out(val_docs, [d for docs in search_docs.values() for d in docs])
-    eval_docs = common.sample_documents(held_out, target, args.eval_samples, seed=args.seed + 1,
-                                        what="the validation documents not used by the searches")
+    eval_docs = {  # the long lengths on the same --eval-samples documents, the original one on more (it is cheap)
+        "long": common.sample_documents(held_out, target, args.eval_samples, seed=args.seed + 1,
+                                        what="the validation documents not used by the searches"),
+        "short": common.sample_documents(held_out, original, max(args.eval_samples, SHORT_EVAL_SAMPLES),
+                                         seed=args.seed + 1, what="the validation documents not used by the searches")}
     del base
-    if ctx.main and not os.path.exists(state_path):
-        common.save_json(state_path, state)  # claims the folder: a second run without --resume stops
+    ctx.barrier()  # every rank has checked the folder before rank 0 claims it
+    if ctx.main:
+        os.makedirs(out, exist_ok=True)
+        if not os.path.exists(state_path):
+            common.save_json(state_path, state)  # claims the folder: a second run without --resume stops
 
     fmt = common.format_length
     model_dir = resolve_model_dir(args.model)
     factors_path = lambda n: os.path.join(out, f"factors-{fmt(n)}.json")  # noqa: E731
     tuned = [n for _, kind, n in stages if kind == "finetune"]
-    loss_fn = ctx.loss_fn()
+    tuned_dir = lambda n: os.path.join(out, f"finetune-{fmt(n)}")  # noqa: E731
 
-    def searched(name, model, docs, path, settings_values, **kw):
+    def searched(name, path, settings_values, model_path, docs, **kw):
+        model = ctx.inference_model(model_path)
         settings = search.Settings(*settings_values, mutation_prob=0.3, seed=args.seed)
         saved = os.path.splitext(path)[0] + ".state.json"
         before = -1
@@ -668,13 +698,15 @@ def pipeline(args, argv):
             with open(saved) as f:
                 before = json.load(f)["iteration"]
         stop = None if ctx.left is None else before + ctx.left
-        rope = search.run_search(model, docs, path, settings, resume=before >= 0, stop_after=stop, loss_fn=loss_fn,
-                                 write=ctx.main, compare_methods=False,
+        if kw.get("init") == "model":
+            kw["init"] = model.rope  # the factors the model was fine-tuned with
+        rope = search.run_search(model, docs, path, settings, resume=before >= 0, stop_after=stop,
+                                 loss_fn=ctx.loss_fn(), write=ctx.main, compare_methods=False,
                                  provenance={"stage": name, "command": reproducing_command(argv)}, **kw)
+        del model
         if rope is None:
             raise Interrupted
         ctx.tick(settings.iterations - before)
-        return rope
 
     for name, kind, length in stages:
         if name in state["done"]:
@@ -683,37 +715,25 @@ def pipeline(args, argv):
             print(f"\n== {name} ({fmt(length)} tokens) ==")
         started = time.time()
         if kind == "search":  # on the original model, as Section 3.3 searches 128k and 256k factors on Llama-2
-            model = load_model(args.model, device=ctx.device)
-            if ctx.world > 1:
-                import parallel
-                parallel.apply_sequence_parallel(model, ctx.group)
-            searched(name, model, search_docs[length], factors_path(length), budgets["search_budget"],
+            searched(name, factors_path(length), budgets["search_budget"], args.model, search_docs[length],
                      target_len=length, original=original)
         elif kind == "finetune":
             index = tuned.index(length)
-            source = model_dir if index == 0 else os.path.join(out, f"finetune-{fmt(tuned[index - 1])}")
+            source = model_dir if index == 0 else tuned_dir(tuned[index - 1])
             rope = longrope.load_factors(factors_path(length), head_dim)
-            log = finetune(source, rope, length, os.path.join(out, name), index, stream, opts, ctx,
-                           resume=True)
+            log = finetune(source, rope, length, tuned_dir(length), index, stream, opts, ctx, resume=True)
             state["log"] = [r for r in state["log"] if r["stage"] != name] + log
         elif kind == "extend":  # the fine-tuned model, 8x beyond its fine-tuning length, no fine-tuning
-            model = load_model(os.path.join(out, f"finetune-{fmt(tuned[-1])}"), device=ctx.device)
-            if ctx.world > 1:
-                import parallel
-                parallel.apply_sequence_parallel(model, ctx.group)
-            searched(name, model, search_docs[length], factors_path(length), budgets["final_search_budget"],
-                     target_len=length, original=original, init=model.rope)
+            searched(name, factors_path(length), budgets["final_search_budget"], tuned_dir(tuned[-1]),
+                     search_docs[length], target_len=length, original=original, init="model")
         elif kind == "recover":  # Section 3.3: short factors for sequences that fit the original window
-            model = load_model(os.path.join(out, f"finetune-{fmt(tuned[-1])}"), device=ctx.device)
-            long = longrope.load_factors(factors_path(target), head_dim)
-            searched(name, model, search_docs[original], os.path.join(out, "factors-final.json"),
-                     budgets["recover_budget"],
-                     recover=long)
+            searched(name, os.path.join(out, "factors-final.json"), budgets["recover_budget"], tuned_dir(tuned[-1]),
+                     search_docs[original], recover=longrope.load_factors(factors_path(target), head_dim))
         elif kind == "export" and ctx.main:
-            search.export_model(os.path.join(out, f"finetune-{fmt(tuned[-1])}"),
-                                os.path.join(out, "factors-final.json"), os.path.join(out, "final"))
-        elif kind == "summary" and ctx.main:
-            summary(args, out, original, tuned[-1], target, eval_docs, factors_path(tuned[-1]))
+            search.export_model(tuned_dir(tuned[-1]), os.path.join(out, "factors-final.json"),
+                                os.path.join(out, "final"))
+        elif kind == "summary":
+            summary(args, ctx, out, original, tuned[-1], target, eval_docs, factors_path(tuned[-1]))
         state["done"].append(name)
         state["minutes"][name] = round((time.time() - started) / 60, 2)
         if ctx.main:
@@ -722,67 +742,81 @@ def pipeline(args, argv):
             common.save_json(state_path, state)
             if kind == "finetune":  # optimizer states are 12 bytes a parameter: drop them once the stage is done
                 for leftover in ("state.pt", "deepspeed"):
-                    path = os.path.join(out, name, leftover)
+                    path = os.path.join(tuned_dir(length), leftover)
                     if os.path.isdir(path):
                         shutil.rmtree(path)
                     elif os.path.exists(path):
                         os.remove(path)
+        ctx.barrier()  # what rank 0 wrote (models, factor files) is there before any rank reads it
     if ctx.main:
         print(f"\ndone: {os.path.join(out, 'final')} (Hugging Face format, rope_type longrope); stage minutes: "
               + ", ".join(f"{k} {v}" for k, v in state["minutes"].items()))
 
 
 @torch.inference_mode()
-def summary(args, out, original, tuned, target, docs, tuned_factors):
+def summary(args, ctx, out, original, tuned, target, docs, tuned_factors):
     """Perplexity at the original, the fine-tuning and the target length, before and after (summary.json / .md)."""
     fmt = common.format_length
     lengths = sorted({original, tuned, target})
-    final_dir = os.path.join(out, "final")
     rows = [("original model", args.model, None, lengths),
             (f"original + {fmt(tuned)} factors (no fine-tuning)", args.model, tuned_factors, [original, tuned]),
             (f"fine-tuned at {fmt(tuned)}", os.path.join(out, f"finetune-{fmt(tuned)}"), None, [original, tuned]),
-            ("final (fine-tuned, searched, recovered)", final_dir, None, lengths)]
+            ("final (fine-tuned, searched, recovered)", os.path.join(out, "final"), None, lengths)]
+    loss_fn = ctx.loss_fn()
     records = []
     for label, path, factors, at in rows:
-        model = load_model(path)
-        if factors:
-            model.set_rope(longrope.load_factors(factors, model.config.head_dim))
+        model = ctx.inference_model(path)
+        rope = longrope.load_factors(factors, model.config.head_dim) if factors else model.rope
         for n in at:
-            loss = sum(float(model.loss(d[:n][None])) for d in docs) / len(docs)
+            loss = loss_fn(model, rope, [d[:n] for d in docs["short" if n <= original else "long"]])
             records.append({"model": label, "length": n, "loss": round(loss, 5), "ppl": round(math.exp(loss), 4)})
-            print(f"{label:44s} {fmt(n):>6s}  ppl {math.exp(loss):10.3f}")
+            if ctx.main:
+                print(f"{label:44s} {fmt(n):>6s}  ppl {math.exp(loss):10.3f}")
+        del model
+    if not ctx.main:
+        return
     ppl = {(r["model"], r["length"]): r["ppl"] for r in records}
-    final, first = rows[3][0], rows[0][0]
+    first, searched_only, tuned_row, final = (row[0] for row in rows)
     checks = {
-        f"fine-tuning lowers ppl at {fmt(tuned)}": ppl[final, tuned] < ppl[rows[1][0], tuned],
-        f"ppl at {fmt(target)} within 1.5x of {fmt(tuned)}": ppl[final, target] <= 1.5 * ppl[final, tuned],
-        f"ppl at {fmt(original)} within 2% of the original model": ppl[final, original] <= 1.02 * ppl[first, original],
+        f"fine-tuning lowers ppl at {fmt(tuned)}": ppl[tuned_row, tuned] < ppl[searched_only, tuned],
+        f"final ppl at {fmt(target)} within 1.5x of the fine-tuned ppl at {fmt(tuned)}":
+            ppl[final, target] <= 1.5 * ppl[tuned_row, tuned],
+        f"final ppl at {fmt(original)} within 2% of the original model's": ppl[final, original] <= 1.02 * ppl[first, original],
     }
     for text, ok in checks.items():
         print(f"{'yes' if ok else 'NO '}  {text}")
     common.save_json(os.path.join(out, "summary.json"), {"records": records, "checks": checks,
-                                                         "documents": len(docs)})
+                                                         "documents": {k: len(v) for k, v in docs.items()}})
     with open(os.path.join(out, "summary.md"), "w") as f:
-        f.write(f"Perplexity on {len(docs)} held-out document(s), truncated to each length:\n\n| model | "
+        f.write(f"Perplexity on held-out documents, truncated to each length: {len(docs['short'])} at "
+                f"{fmt(original)}, {len(docs['long'])} at the longer lengths.\n\n| model | "
                 + " | ".join(fmt(n) for n in lengths) + " |\n|---|" + "---|" * len(lengths) + "\n")
         for label, *_ in rows:
             f.write(f"| {label} | " + " | ".join(f"{ppl[label, n]:.3f}" if (label, n) in ppl else "-"
                                                  for n in lengths) + " |\n")
 
 
+def packed_documents(docs, tokenizer):
+    """The documents end to end, each closed by </s> (or opened by <s> only, for a tokenizer without </s>)."""
+    eos = tokenizer.eos_id
+    if eos is None:
+        return torch.cat(docs)
+    return torch.cat([t for doc in docs for t in (doc, torch.tensor([eos]))])
+
+
 def finetune_command(args, argv):
     torch.set_num_threads(args.threads)
     ctx = Context(args)
-    base = load_model(args.model, device="cpu")
+    base = load_model(args.model, device="cpu", dtype=torch.bfloat16)
     head_dim, original = base.config.head_dim, base.rope.original_max_len
     rope = longrope.load_factors(args.factors, head_dim)
     length = common.parse_length(args.length, original)
-    args.steps = [args.steps]
+    args.steps = parse_steps(args.steps)[:1]
+    if args.batch % ctx.dp_world:
+        raise ValueError(f"--batch {args.batch} must be a multiple of the {ctx.dp_world} data-parallel groups")
     check_memory(base.config, [("finetune", "finetune", length)], args, ctx)
     tokenizer = common.load_tokenizer(args.model)
-    docs = common.load_documents(args.data, tokenizer, "train", base.config.vocab_size)
-    eos = tokenizer.eos_id if tokenizer.eos_id is not None else tokenizer.bos_id
-    stream = torch.cat([t for doc in docs for t in (doc, torch.tensor([eos]))])
+    stream = packed_documents(common.load_documents(args.data, tokenizer, "train", base.config.vocab_size), tokenizer)
     if len(stream) <= length + 1:
         raise ValueError(f"the training data holds {len(stream)} tokens, fewer than one {length}-token sequence")
     log = finetune(args.model, rope, length, args.out, 0, stream, args, ctx, args.resume)
@@ -904,6 +938,9 @@ def validate_run_args(args):
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(args, name)}")
     if not args.lr > 0:
         raise ValueError(f"--lr must be positive, got {args.lr}")
+    if args.offload and int(os.environ.get("WORLD_SIZE", "1")) == 1:
+        raise ValueError("--offload is DeepSpeed's: launch with torchrun or deepspeed (one process trains with "
+                         "torch's AdamW on the device)")
     if args.warmup < 0:
         raise ValueError(f"--warmup must be non-negative, got {args.warmup}")
 

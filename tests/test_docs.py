@@ -1,0 +1,93 @@
+"""The numbers the README cites are the ones the documented commands wrote: docs/results.md and the README's tables
+agree with docs/ppl.json and docs/passkey.json (`python eval.py reproduce --out docs`), the pipeline's table with
+docs/pipeline/summary.json (`python train.py --out docs/pipeline`), and every figure the README shows exists."""
+
+import json
+import os
+import re
+
+import pytest
+
+import eval as evaluation
+import longrope
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = os.path.join(ROOT, "docs")
+
+
+def load(name):
+    with open(os.path.join(DOCS, name)) as f:
+        return json.load(f)
+
+
+def readme():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        return f.read()
+
+
+def rows(text, first_column):
+    """Cells of the markdown rows whose first cell is `first_column` (every table of the text)."""
+    found = []
+    for line in text.splitlines():
+        cells = [c.strip().strip("*") for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_column:
+            found.append(cells[1:])
+    return found
+
+
+def passkey_by_length(records):
+    depths = {}
+    for r in records:
+        depths.setdefault((r["method"], r["length"]), []).append(r["accuracy"])
+    return {k: sum(v) / len(v) for k, v in depths.items()}
+
+
+def test_results_md_holds_the_json_tables():
+    with open(os.path.join(DOCS, "results.md")) as f:
+        text = f.read()
+    assert evaluation.markdown_table(load("ppl.json"), "bits", "{:.3f}") in text
+    by_length = [{"method": m, "length": n, "accuracy": a} for (m, n), a in passkey_by_length(load("passkey.json")).items()]
+    assert evaluation.markdown_table(by_length, "accuracy", "{:.2f}") in text
+
+
+def test_readme_tables_quote_the_json():
+    text = readme()
+    ppl = load("ppl.json")
+    lengths = sorted({r["length"] for r in ppl})
+    for method in dict.fromkeys(r["method"] for r in ppl):
+        label = "longrope (searched at 8x)" if method == "longrope" else method
+        expected = [f"{next(r['bits'] for r in ppl if r['method'] == method and r['length'] == n):.3f}" for n in lengths]
+        assert expected in rows(text, label), method
+    accuracy = passkey_by_length(load("passkey.json"))
+    lengths = sorted({n for _, n in accuracy})
+    baselines = ["none", "pi", "ntk", "dynamic-ntk", "yarn"]
+    for label, methods in ((", ".join(baselines), baselines), ("longrope (searched at 8x)", ["longrope"])):
+        for m in methods:
+            assert [f"{accuracy[m, n]:.2f}" for n in lengths] in rows(text, label), m
+
+
+def test_searched_factors_and_their_log_are_committed():
+    rope = longrope.load_factors(os.path.join(DOCS, "tiny_8x_factors.json"), 64)
+    assert rope.method == "longrope" and rope.factor == 8 and len(rope.long_factor) == 32
+    assert list(rope.long_factor) == sorted(rope.long_factor)  # monotone, as the search keeps every child
+    with open(os.path.join(DOCS, "tiny_8x_factors.history.csv")) as f:
+        assert sum(1 for _ in f) - 1 == rope.extra["evaluated"]
+
+
+def test_every_figure_the_readme_shows_exists():
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme())
+    assert len(images) >= 4
+    for path in images:
+        assert os.path.getsize(os.path.join(ROOT, path)) > 10_000, path
+
+
+@pytest.mark.skipif(not os.path.exists(os.path.join(DOCS, "pipeline", "summary.json")), reason="no pipeline run")
+def test_readme_pipeline_table_is_the_summary():
+    summary = load(os.path.join("pipeline", "summary.json"))
+    with open(os.path.join(DOCS, "pipeline", "summary.md")) as f:
+        table = [line for line in f.read().splitlines() if line.startswith("|")]
+    text = readme()
+    for line in table:
+        assert line in text, line
+    for r in summary["records"]:
+        assert any(f"{r['ppl']:.3f}" in cells for cells in rows(text, r["model"])), r
