@@ -7,6 +7,7 @@ import json
 import os
 import random
 import re
+import shlex
 import sys
 import sysconfig
 import zlib
@@ -44,6 +45,16 @@ def format_length(n):
         if n >= size and n % size == 0:
             return f"{n // size}{unit}"
     return str(n)
+
+
+def reproducing_command(argv, script="train.py"):
+    """The command line without --resume and --stop-after N: they do not change the result."""
+    kept, skip = [], False
+    for a in argv:
+        if not skip and a != "--resume" and not a.startswith("--stop-after"):
+            kept.append(a)
+        skip = a == "--stop-after"
+    return f"python {script} " + " ".join(shlex.quote(a) for a in kept)
 
 
 def run_cli(main):

@@ -15,6 +15,7 @@ from safetensors.torch import load_file
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import common  # noqa: E402
+import pretrain  # noqa: E402
 import train  # noqa: E402
 from model import TINY_DIR, load_model  # noqa: E402
 
@@ -81,8 +82,8 @@ def test_tiny_matches_transformers(tiny, val_docs):
 
 
 def test_tiny_has_learned_its_corpus(tiny, val_docs):
-    windows = train.validation_windows(val_docs, BASE_LEN, train.VAL_WINDOWS, seed=0)
-    nats = train.validation_loss(tiny, windows)
+    windows = pretrain.validation_windows(val_docs, BASE_LEN, pretrain.VAL_WINDOWS, seed=0)
+    nats = pretrain.validation_loss(tiny, windows)
     assert nats / math.log(2) <= 2.0
     with open(os.path.join(TINY_DIR, "provenance.json")) as f:
         provenance = json.load(f)
@@ -90,7 +91,7 @@ def test_tiny_has_learned_its_corpus(tiny, val_docs):
 
 
 def test_tiny_retrieves_the_passkey_at_base_length(tiny):
-    accuracy = train.passkey_accuracy(tiny, common.load_tokenizer("tiny"), BASE_LEN, count=20, seed=1234)
+    accuracy = pretrain.passkey_accuracy(tiny, common.load_tokenizer("tiny"), BASE_LEN, count=20, seed=1234)
     assert accuracy >= 0.9
 
 

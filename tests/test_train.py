@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 
 import common
 import longrope
+import pretrain
 import train
 from model import PRESETS, ModelConfig, Transformer, load_model, save_model
 
@@ -37,13 +38,13 @@ def one_thread():
 @pytest.fixture(scope="module")
 def micro(tmp_path_factory):
     path = str(tmp_path_factory.mktemp("micro16"))
-    cfg = ModelConfig(vocab_size=264, **train.SHAPES["micro"], max_position_embeddings=ORIGINAL, rope_theta=10000.0,
-                      bos_token_id=train.BOS_ID, eos_token_id=train.EOS_ID)
+    cfg = ModelConfig(vocab_size=264, **pretrain.SHAPES["micro"], max_position_embeddings=ORIGINAL, rope_theta=10000.0,
+                      bos_token_id=pretrain.BOS_ID, eos_token_id=pretrain.EOS_ID)
     torch.manual_seed(0)
     model = Transformer(cfg)
-    train.init_weights(model)
+    pretrain.init_weights(model)
     save_model(model, path)
-    train.save_byte_tokenizer(path)
+    pretrain.save_byte_tokenizer(path)
     return path
 
 
@@ -149,13 +150,13 @@ def test_memory_check_stops_a_stage_that_cannot_fit_and_says_what_would():
     stages = train.plan_stages(4096, 256 * 1024)
     with pytest.raises(ValueError, match=r"stage finetune-128k \(131072 tokens\) does not fit: It needs \d+ GB"):
         train.check_memory(PRESETS["llama-2-7b"], stages, opts, ctx)
-    train.check_memory(ModelConfig(**train.SHAPES["micro"], vocab_size=264, max_position_embeddings=16),
+    train.check_memory(ModelConfig(**pretrain.SHAPES["micro"], vocab_size=264, max_position_embeddings=16),
                        train.plan_stages(16, 1024), opts, ctx)  # fits: returns quietly
 
 
 def test_lora_adapters_train_and_merge_into_the_weights():
     torch.manual_seed(0)
-    model = Transformer(ModelConfig(**train.SHAPES["micro"], vocab_size=264, max_position_embeddings=16))
+    model = Transformer(ModelConfig(**pretrain.SHAPES["micro"], vocab_size=264, max_position_embeddings=16))
     tokens = torch.randint(0, 256, (1, 12))
     before = float(model.loss(tokens))
     train.apply_lora(model, rank=4)
