@@ -350,18 +350,21 @@ def parse_args(argv=None):
                                   "(the second search of the progressive extension)")
     p.add_argument("--export", metavar="DIR",
                    help="no search: write a copy of --model whose config.json carries --factors to DIR")
+    p.add_argument("--attention-factor", type=float, help="fix LongRoPE's attention scale (default: sqrt(1 + ln s / "
+                                                          "ln L), as transformers computes it)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is fastest for "
                                                "the tiny model on a busy machine)")
     return p.parse_args(argv)
 
 
-def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None):
+def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None, attention_factor=None):
     """What is searched: the long factors and n_hat at target_len, or (recover: a RopeScaling, Section 3.3) its short
     factors at short_len (default: the original length) with the long ones fixed.
 
     `init` (a RopeScaling, e.g. the factors a model was fine-tuned with) adds a seed: its long factors stretched by
     target_len / its own length, i.e. PI on top of them (the progressive extension's second search, Section 3.3).
+    `attention_factor` fixes the attention scale of every candidate (default: sqrt(1 + ln s / ln L) for this s).
     Returns (length, s, original, space, seeds, to_rope)."""
     head_dim, theta = model.config.head_dim, model.config.rope_theta
     if recover is not None:
@@ -390,25 +393,27 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
         n_hat = init.n_hat if init.n_hat in space.n_hat_choices else 0
         seeds.append(("init", space.snap([f * stretch for f in init.long_factor], n_hat)))
     return length, factor, original, space, seeds, lambda c: RopeScaling("longrope", factor, original, c.factors,
-                                                                         n_hat=c.n_hat)
+                                                                         n_hat=c.n_hat,
+                                                                         attention_factor=attention_factor)
 
 
 def run_search(model, documents, out, settings, target_len=None, original=None, recover=None, short_len=None,
                init=None, resume=False, stop_after=None, provenance=None, loss_fn=None, write=True,
-               compare_methods=True):
+               compare_methods=True, attention_factor=None):
     """The search on a loaded model: writes the factor file `out` (its state and candidate log next to it) and
     returns the best RopeScaling. `stop_after` ends after that many iterations without writing `out`, as a kill
     would (returns None). `loss_fn(model, rope, documents)` replaces evaluate_loss (train.py passes a
     sequence-parallel one); `compare_methods` also scores PI, NTK and YaRN with their own attention scales."""
     loss_fn = loss_fn or evaluate_loss
     started = time.time()
-    length, factor, original, space, seeds, to_rope = plan(model, target_len, original, recover, short_len, init)
+    length, factor, original, space, seeds, to_rope = plan(model, target_len, original, recover, short_len, init,
+                                                           attention_factor)
     state_path = os.path.splitext(out)[0] + ".state.json"
     head_dim = model.config.head_dim
     config = {"length": length, "original": original, "factor": factor, "samples": len(documents),
               "documents": [int(d.sum()) % 1000003 for d in documents],  # a fingerprint of the documents
               "recover": None if recover is None else list(recover.long_factor),
-              "init": None if init is None else list(init.long_factor)}
+              "init": None if init is None else list(init.long_factor), "attention_factor": attention_factor}
     print(f"searching {space.n_factors} factors on [1, {space.upper / GRID:.2f}] and n_hat in "
           f"{list(space.n_hat_choices)} at length {length} (s = {factor:g}), fitness on {len(documents)} documents")
     evaluated = []  # candidates scored by this run (a resumed one scores only the rest)
@@ -482,8 +487,11 @@ def main(argv=None):
                         args.mutation_prob, args.seed)
     provenance = {"data": args.data or "stdlib-validation", "model": args.model,
                   "command": "python search.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
+    if args.attention_factor is not None and not (math.isfinite(args.attention_factor) and args.attention_factor > 0):
+        raise ValueError(f"--attention-factor must be a positive number, got {args.attention_factor}")
     run_search(model, documents, args.out, settings, None if recover else length, original, recover,
-               length if recover else None, init, args.resume, provenance=provenance)
+               length if recover else None, init, args.resume, provenance=provenance,
+               attention_factor=args.attention_factor)
 
 
 if __name__ == "__main__":

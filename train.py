@@ -7,7 +7,8 @@ scaled to the model's original length L (4k for Llama-2, so 32 L = 128k, 64 L = 
     search-32L, search-64L   factors for 32 L and 64 L, searched on the original model          (search.py)
     finetune-32L             fine-tune 400 steps at 32 L with the 32 L factors
     finetune-64L             from there, 600 steps at 64 L with the 64 L factors
-    search-512L              search again on the fine-tuned model, 8x beyond it, no fine-tuning  (--target 512x)
+    search-512L              search again on the fine-tuned model, 8x beyond it, no fine-tuning, keeping the
+                             attention scale it was fine-tuned with                           (--target 512x)
     recover                  short factors for sequences that fit L (Section 3.3), long ones kept
     export, summary          <out>/final in Hugging Face format (rope dict in config.json); perplexity at L, 64 L
                              and 512 L before and after (<out>/summary.md)
@@ -441,7 +442,11 @@ def pipeline(args, argv):
                 before = json.load(f)["iteration"]
         stop = None if ctx.left is None else before + ctx.left
         if kw.get("init") == "model":
-            kw["init"] = model.rope  # the factors the model was fine-tuned with
+            # the factors the model was fine-tuned with, and their attention scale: the weights learned that
+            # temperature, and the second search only moves positions (the default for s = 512 L would be larger)
+            kw["init"] = model.rope
+            kw["attention_factor"] = longrope.rope_frequencies(model.rope, model.config.head_dim,
+                                                               model.config.rope_theta, original + 1)[1]
         rope = search.run_search(model, docs, path, settings, resume=before >= 0, stop_after=stop,
                                  loss_fn=ctx.loss_fn(), write=ctx.main, compare_methods=False,
                                  provenance={"stage": name, "command": common.reproducing_command(argv)}, **kw)

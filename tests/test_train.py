@@ -83,6 +83,11 @@ def test_pipeline_writes_every_stage(straight, micro):
     final = longrope.load_factors(str(straight / "factors-final.json"), 16)
     searched = longrope.load_factors(str(straight / "factors-8k.json"), 16)
     assert final.long_factor == searched.long_factor and final.n_hat == searched.n_hat
+    # the second search keeps the attention scale of the 64x fine-tuning, sqrt(1 + ln 64 / ln 16), not 512x's
+    tuned_scale = longrope.longrope_attention_scale(64, ORIGINAL)
+    assert final.attention_factor == searched.attention_factor == pytest.approx(tuned_scale, rel=1e-6)
+    assert rope["attention_factor"] == pytest.approx(tuned_scale, rel=1e-6)
+    assert longrope.rope_frequencies(final, 16, 10000.0, 8192)[1] != longrope.longrope_attention_scale(512, ORIGINAL)
     assert rope["long_factor"] == list(final.long_factor) and rope["short_factor"] == list(final.short_factor)
     # the fine-tuned weights moved away from the original ones, and the summary covers 1x, 64x and 512x
     original = load_file(os.path.join(micro, "model.safetensors"))
