@@ -16,7 +16,7 @@ sys.path.insert(0, ROOT)
 import eval as ev  # noqa: E402
 from common import PASSKEY_FILLER, PASSKEY_TASK, byte_tokenizer, load_documents, passkey_prompt, sample_documents  # noqa: E402
 from model import load_model  # noqa: E402
-from train import save_byte_tokenizer  # noqa: E402
+from pretrain import save_byte_tokenizer  # noqa: E402
 
 transformers = pytest.importorskip("transformers")
 
