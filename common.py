@@ -218,6 +218,15 @@ def load_documents(data, tokenizer, split="validation", vocab_size=None):
     return docs
 
 
+def pack_documents(docs, eos_id):
+    """The documents end to end (each already opens with <s>), each closed by </s> when the tokenizer has one: the
+    stream training windows are cut from."""
+    if eos_id is None:
+        return torch.cat(docs)
+    eos = torch.tensor([eos_id])
+    return torch.cat([t for doc in docs for t in (doc, eos)])
+
+
 def sample_documents(docs, length, count, seed=0, what="the data"):
     """`count` documents of at least `length` tokens, each cut to its first `length` (seeded choice)."""
     long_enough = [d for d in docs if len(d) >= length]

@@ -95,12 +95,6 @@ def save_byte_tokenizer(out_dir):
 # Data: windows of the packed corpus, some ending in a passkey prompt; a pure function of (seed, step)
 
 
-def packed_stream(docs):
-    """All documents end to end, each <s> bytes </s>."""
-    eos = torch.tensor([EOS_ID])
-    return torch.cat([t for doc in docs for t in (doc, eos)])
-
-
 def passkey_example(tokenizer, rng, base_len):
     """A passkey prompt of random key, depth and length followed by the answer: at most base_len + 1 tokens."""
     key = int(rng.integers(10000, 100000))
@@ -184,7 +178,7 @@ def pretrain(args, argv):
     tokenizer = common.byte_tokenizer(BOS_ID, EOS_ID)
     train_docs = common.load_documents(args.data, tokenizer, "train")
     val_docs = common.load_documents(args.val_data, tokenizer, "validation")
-    stream = packed_stream(train_docs)
+    stream = common.pack_documents(train_docs, EOS_ID)
     if len(stream) <= BASE_LEN + 1:
         raise ValueError(f"the training data holds {len(stream)} tokens; at least {BASE_LEN + 2} are needed")
 

@@ -190,9 +190,7 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume)
     config.json) to out_dir. The state is saved every --save-every steps and read back on `resume`."""
     import parallel
     steps = opts.steps[min(stage, len(opts.steps) - 1)]
-    batch = opts.batch
-    if batch % ctx.dp_world:
-        raise ValueError(f"--batch {batch} must be a multiple of the {ctx.dp_world} data-parallel groups")
+    batch = opts.batch  # a multiple of ctx.dp_world: both callers check it before any work
     model = load_model(model_dir, device=ctx.device, dtype=torch.float32)
     model.set_rope(rope)
     model.gradient_checkpointing = True
@@ -405,7 +403,7 @@ def pipeline(args, argv):
                                                       what=args.val_data or "the stdlib validation split")
 
     train_docs = common.load_documents(args.data, tokenizer, "train", base.config.vocab_size)
-    stream = packed_documents(train_docs, tokenizer)
+    stream = common.pack_documents(train_docs, tokenizer.eos_id)
     longest = max(n for _, kind, n in stages if kind == "finetune")
     if len(stream) <= longest + 1:
         raise ValueError(f"the training data holds {len(stream)} tokens, fewer than one {longest}-token sequence")
@@ -543,14 +541,6 @@ def summary(args, ctx, out, original, tuned, target, docs, tuned_factors):
                                                  for n in lengths) + " |\n")
 
 
-def packed_documents(docs, tokenizer):
-    """The documents end to end, each closed by </s> (or opened by <s> only, for a tokenizer without </s>)."""
-    eos = tokenizer.eos_id
-    if eos is None:
-        return torch.cat(docs)
-    return torch.cat([t for doc in docs for t in (doc, torch.tensor([eos]))])
-
-
 def finetune_command(args, argv):
     torch.set_num_threads(args.threads)
     ctx = Context(args)
@@ -563,7 +553,8 @@ def finetune_command(args, argv):
         raise ValueError(f"--batch {args.batch} must be a multiple of the {ctx.dp_world} data-parallel groups")
     check_memory(base.config, [("finetune", "finetune", length)], args, ctx)
     tokenizer = common.load_tokenizer(args.model)
-    stream = packed_documents(common.load_documents(args.data, tokenizer, "train", base.config.vocab_size), tokenizer)
+    stream = common.pack_documents(common.load_documents(args.data, tokenizer, "train", base.config.vocab_size),
+                                   tokenizer.eos_id)
     if len(stream) <= length + 1:
         raise ValueError(f"the training data holds {len(stream)} tokens, fewer than one {length}-token sequence")
     log = finetune(args.model, rope, length, args.out, 0, stream, args, ctx, args.resume)
