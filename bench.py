@@ -136,24 +136,66 @@ def resident_kb(peak=False, reset_peak=False):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def search_throughput(minutes_budget=0.5, samples=5):
-    """LongRoPE candidates scored per minute on the tiny model at 8x (1024 tokens), as search.py scores them."""
+def search_throughput(seconds=30, samples=5):
+    """LongRoPE candidates scored per minute on the tiny model at 8x (1024 tokens): ours as search.py scores them
+    (set_rope, then the chunked loss), against transformers' Llama on the same weights with each candidate's rope
+    dict (rope_type longrope, its rotary embedding rebuilt, `labels=` loss). Alternating, same candidates."""
     import random
+    import transformers
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
     from common import load_documents, load_tokenizer, sample_documents
-    from longrope import RopeScaling
-    from model import load_model
-    model = load_model("tiny", device="cpu")
-    original = model.rope.original_max_len
+    from longrope import RopeScaling, to_hf
+    from model import TINY_DIR, load_model
+    ours = load_model("tiny", device="cpu")
+    hf = transformers.AutoModelForCausalLM.from_pretrained(TINY_DIR, dtype=torch.float32,
+                                                           attn_implementation="sdpa").eval()
+    original, head_dim = ours.rope.original_max_len, ours.config.head_dim
     docs = sample_documents(load_documents(None, load_tokenizer("tiny")), 8 * original, samples, 0)
     rng = random.Random(0)
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < 60 * minutes_budget or count < 2:
-        factors = sorted(round(rng.uniform(1, 10), 2) for _ in range(model.config.head_dim // 2))
-        model.set_rope(RopeScaling("longrope", 8.0, original, long_factor=factors, n_hat=rng.choice([0, 4, 16])))
-        with torch.inference_mode():
-            sum(float(model.loss(d[None])) for d in docs)
-        count += 1
-    return 60 * count / (time.perf_counter() - start)
+
+    def score_ours(rope):
+        ours.set_rope(rope)
+        return sum(float(ours.loss(d[None])) for d in docs) / len(docs)
+
+    def score_hf(rope):  # n_hat is ours alone: transformers' longrope has none, so the candidates keep n_hat = 0
+        hf.config.rope_parameters = {**to_hf(rope, head_dim), "rope_theta": ours.config.rope_theta}
+        hf.model.rotary_emb = LlamaRotaryEmbedding(hf.config)
+        return sum(float(hf(d[None], labels=d[None]).loss) for d in docs) / len(docs)
+
+    spent, counts, gap = {"ours": 0.0, "transformers": 0.0}, 0, 0.0
+    with torch.inference_mode():
+        while sum(spent.values()) < seconds or counts < 2:
+            factors = sorted(round(rng.uniform(1, 10), 2) for _ in range(head_dim // 2))
+            rope = RopeScaling("longrope", 8.0, original, long_factor=tuple(factors))
+            losses = {}
+            for which, score in (("ours", score_ours), ("transformers", score_hf)):
+                started = time.perf_counter()
+                losses[which] = score(rope)
+                spent[which] += time.perf_counter() - started
+            gap = max(gap, abs(losses["ours"] - losses["transformers"]))
+            counts += 1
+    per_minute = {k: 60 * counts / v for k, v in spent.items()}
+    return {"candidates": counts, "documents": samples, "ours_per_min": per_minute["ours"],
+            "transformers_per_min": per_minute["transformers"],
+            "ratio": per_minute["ours"] / per_minute["transformers"], "max_loss_diff": gap}
+
+
+def table(records):
+    """The markdown table the README shows (from bench.py's --json records)."""
+    lines = ["| model | length | ours (s) | transformers (s) | time ratio | ours peak (MB) | transformers peak (MB) "
+             "| memory ratio |", "|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        mem = (f"{r['ours_peak_mb']:.0f} | {r['transformers_peak_mb']:.0f} | {r['memory_ratio']:.2f}"
+               if "memory_ratio" in r else "- | - | -")
+        lines.append(f"| {r['config']} | {format_length(r['length'])} | {r['ours_s']:.3f} | {r['transformers_s']:.3f} "
+                     f"| {r['time_ratio']:.2f} | {mem} |")
+    return "\n".join(lines)
+
+
+def search_line(r):
+    """The sentence the README quotes (from --search --json)."""
+    return (f"ours {r['ours_per_min']:.1f} candidates per minute, transformers {r['transformers_per_min']:.1f} "
+            f"(ratio {r['ratio']:.2f})")
 
 
 def main():
@@ -175,7 +217,11 @@ def main():
     if args._child:
         return child_memory(args)
     if args.search:
-        print(f"search throughput, tiny model at 8x: {search_throughput():.1f} candidates per minute (5 documents each)")
+        r = search_throughput()
+        print(f"search throughput, tiny model at 8x ({r['candidates']} candidates of {r['documents']} documents each, "
+              f"the same for both): {search_line(r)}; largest loss difference {r['max_loss_diff']:.1e}")
+        if args.json:
+            save_json(args.json, r)
         return
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if args.device == "cuda" else torch.float32)
     folder = args.folder or os.path.join(tempfile.gettempdir(), f"longrope-bench-{args.config}")
@@ -208,13 +254,7 @@ def main():
                 records.append(record)
                 print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
             del ours, hf
-        print("\n| model | length | ours (s) | transformers (s) | time ratio | ours peak (MB) | transformers peak (MB) "
-              "| memory ratio |\n|---|---|---|---|---|---|---|---|")
-        for r in records:
-            mem = (f"{r['ours_peak_mb']:.0f} | {r['transformers_peak_mb']:.0f} | {r['memory_ratio']:.2f}"
-                   if "memory_ratio" in r else "- | - | -")
-            print(f"| {r['config']} | {format_length(r['length'])} | {r['ours_s']:.3f} | {r['transformers_s']:.3f} "
-                  f"| {r['time_ratio']:.2f} | {mem} |")
+        print("\n" + table(records))
     if args.json:
         save_json(args.json, records)
         print(f"wrote {args.json}")

@@ -26,6 +26,10 @@ the fine-tuning runs DeepSpeed ZeRO-3 with Ulysses sequence parallelism of degre
 
 Defaults are the paper's (lr 2e-5 with warmup and linear decay, batch 32, search population 64 x 40 iterations);
 for the tiny model they shrink (TINY) so the whole pipeline runs on 2 CPU cores in under half an hour.
+`--short-batch N` adds N sequences of the original length to every fine-tuning step; the model scores them with
+the short factors and the same attention scale, so it learns that scale at short lengths too (mixed-length
+training, as Phi-3 and LongRoPE2 do). The paper trains on long sequences only (the default for real models); the
+tiny model's default is 2 (as many short sequences as long ones).
 
 `python train.py finetune --model DIR --factors F.json --length 128k --steps 400 --out DIR` runs one stage alone.
 
@@ -204,7 +208,8 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume)
     if ctx.world > 1:
         parallel.apply_sequence_parallel(model, ctx.group)
         engine = parallel.deepspeed_engine(model, opts.lr, zero_stage=3, offload=opts.offload, grad_clip=1.0,
-                                           grad_accum=batch // ctx.dp_world, lr_schedule=schedule)
+                                           grad_accum=(batch + opts.short_batch) // ctx.dp_world,
+                                           lr_schedule=schedule)
     else:
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=opts.lr, betas=(0.9, 0.95), weight_decay=0.0)
@@ -234,41 +239,50 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume)
             common.save_state({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "step": step, "log": log}, state_path)
 
-    mine = [i for i in range(batch) if i % ctx.dp_world == ctx.dp_rank]  # this data-parallel group's sequences
+    # `batch` sequences at `length`, plus --short-batch at the original length: those are scored with the short
+    # factors and the same attention scale, so the short context stays what it was (the mixed-length training of
+    # Phi-3 and LongRoPE2; the paper fine-tunes on long sequences only and recovers the short context by search)
+    short = rope.original_max_len
+    sequences = [(i, length) for i in range(batch)] + [(batch + j, short) for j in range(opts.short_batch)]
+    mine = [s for k, s in enumerate(sequences) if k % ctx.dp_world == ctx.dp_rank]  # this data-parallel group's
+    tokens_per_step = batch * length + opts.short_batch * short
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=ctx.bf16)
     model.train()
     bar = tqdm(range(step, steps), initial=step, total=steps, desc=f"finetune {common.format_length(length)}",
                disable=not ctx.main)
     for step in bar:
         started = time.time()
-        total = 0.0
-        for i in mine:
-            tokens = training_sequence(stream, opts.seed, stage, step, i, length).to(ctx.device)[None]
+        sums = torch.zeros(2, dtype=torch.float64)  # summed loss of the long and of the short sequences
+        for i, n in mine:
+            tokens = training_sequence(stream, opts.seed, stage, step, i, n).to(ctx.device)[None]
             with autocast:
                 if engine is not None:
                     loss = parallel.sequence_parallel_loss(engine, tokens[:, :-1], ctx.group, tokens[:, 1:])
                 else:
                     loss = model.loss(tokens[:, :-1], tokens[:, 1:])
             if engine is not None:
-                engine.backward(loss)
+                engine.backward(loss)  # DeepSpeed divides by its gradient accumulation, len(mine)
                 engine.step()
             else:
                 (loss / len(mine)).backward()
-            total += loss.item() / len(mine)
+            sums[int(n != length)] += loss.item()
         if engine is None:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-        if ctx.world > 1:
-            t = torch.tensor([total], device=ctx.device)
-            torch.distributed.all_reduce(t)
-            total = float(t) / ctx.world
+        else:  # every rank of a sequence-parallel group holds its group's losses
+            sums = sums.to(ctx.device)
+            torch.distributed.all_reduce(sums)
+            sums = sums.cpu() / ctx.sp
+        total = float(sums[0]) / batch
         seconds = time.time() - started
-        log.append({"stage": f"finetune-{common.format_length(length)}", "step": step + 1, "loss": round(total, 5),
-                    "lr": opts.lr * schedule(step), "tokens_per_s": round(batch * length / seconds, 1),
-                    "seconds": round(seconds, 3)})
-        bar.set_postfix(loss=f"{total:.3f}", tok_s=f"{batch * length / seconds:,.0f}")
+        record = {"stage": f"finetune-{common.format_length(length)}", "step": step + 1, "loss": round(total, 5)}
+        if opts.short_batch:
+            record["short_loss"] = round(float(sums[1]) / opts.short_batch, 5)
+        log.append(record | {"lr": opts.lr * schedule(step), "tokens_per_s": round(tokens_per_step / seconds, 1),
+                             "seconds": round(seconds, 3)})
+        bar.set_postfix(loss=f"{total:.3f}", tok_s=f"{tokens_per_step / seconds:,.0f}")
         if (step + 1) % opts.save_every == 0 and step + 1 < steps:
             save(step + 1)
         ctx.tick()
@@ -294,11 +308,12 @@ PAPER = {  # Section 4.1, Llama-2-7B (L = 4k): 400 steps at 128k then 600 at 256
     # global batch 32; the search budget of Section 4.1 (population 64, 40 iterations, 32 parents, 16 + 16)
     "steps": "400,600", "lr": 2e-5, "warmup": 20, "batch": 32, "search_budget": "64,40,32,16,16",
     "final_search_budget": "64,40,32,16,16", "recover_budget": "64,40,32,16,16", "search_samples": 5,
-    "eval_samples": 5}
+    "eval_samples": 5, "short_batch": 0}
 TINY = {  # the same pipeline on the tiny model in under half an hour on 2 CPU cores (fine-tuning at 4k and 8k
     # tokens; one forward pass at 64k takes about 80 seconds, so the 64k search scores 6 candidates)
     "steps": "40,30", "lr": 3e-4, "warmup": 4, "batch": 2, "search_budget": "8,3,4,4,4",
-    "final_search_budget": "4,1,2,1,1", "recover_budget": "16,10,8,8,8", "search_samples": 1, "eval_samples": 1}
+    "final_search_budget": "4,1,2,1,1", "recover_budget": "16,10,8,8,8", "search_samples": 1, "eval_samples": 1,
+    "short_batch": 2}
 
 
 def plan_stages(original, target):
@@ -321,6 +336,13 @@ def parse_budget(text, what):
     if len(values) != 5 or min(values[:3]) < 1 or min(values[3:]) < 0:
         raise ValueError(f"{what} '{text}' must be five counts: population,iterations,parents,mutations,crossovers")
     return values
+
+
+def check_batches(opts, ctx):
+    for name in ("batch", "short_batch"):
+        if getattr(opts, name) % ctx.dp_world:
+            raise ValueError(f"--{name.replace('_', '-')} {getattr(opts, name)} must be a multiple of the "
+                             f"{ctx.dp_world} data-parallel groups")
 
 
 def check_memory(cfg, stages, opts, ctx):
@@ -348,7 +370,7 @@ def check_memory(cfg, stages, opts, ctx):
 SHORT_EVAL_SAMPLES = 32  # documents for the summary at the original length
 RECOVER_SAMPLES = 16  # documents (at least) for the recovery search: short ones are cheap, few would overfit
 PIPELINE_FIELDS = ("model", "target", "data", "seed", "steps", "lr", "warmup", "batch", "search_budget",
-                   "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora")
+                   "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora", "short_batch")
 
 
 def parse_steps(text):
@@ -376,8 +398,7 @@ def pipeline(args, argv):
     opts.steps = parse_steps(args.steps)
     budgets = {k: parse_budget(getattr(args, k), "--" + k.replace("_", "-"))
                for k in ("search_budget", "final_search_budget", "recover_budget")}
-    if opts.batch % ctx.dp_world:
-        raise ValueError(f"--batch {opts.batch} must be a multiple of the {ctx.dp_world} data-parallel groups")
+    check_batches(opts, ctx)
 
     out = args.out
     state_path = os.path.join(out, "pipeline.json")
@@ -549,8 +570,7 @@ def finetune_command(args, argv):
     rope = longrope.load_factors(args.factors, head_dim)
     length = common.parse_length(args.length, original)
     args.steps = parse_steps(args.steps)[:1]
-    if args.batch % ctx.dp_world:
-        raise ValueError(f"--batch {args.batch} must be a multiple of the {ctx.dp_world} data-parallel groups")
+    check_batches(args, ctx)
     check_memory(base.config, [("finetune", "finetune", length)], args, ctx)
     tokenizer = common.load_tokenizer(args.model)
     stream = common.pack_documents(common.load_documents(args.data, tokenizer, "train", base.config.vocab_size),
@@ -571,6 +591,9 @@ def add_run_args(p, defaults):
                                                           f"tiny {TINY['lr']})")
     p.add_argument("--warmup", type=int, default=None, help="linear warmup steps, then linear decay to zero")
     p.add_argument("--batch", type=int, default=None, help="sequences per optimizer step (gradient accumulation)")
+    p.add_argument("--short-batch", type=int, default=None,
+                   help="sequences of the original length added to each step, to keep the short context "
+                        f"(paper {PAPER['short_batch']}, tiny {TINY['short_batch']})")
     p.add_argument("--lora", action="store_true", help="train LoRA adapters on q, k, v, o instead of all weights")
     p.add_argument("--offload", action="store_true", help="DeepSpeed CPU offload of optimizer and parameters")
     p.add_argument("--sp", type=int, default=1, help="Ulysses sequence-parallel degree (under torchrun/deepspeed)")
@@ -653,6 +676,8 @@ def validate_run_args(args):
     if args.offload and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         raise ValueError("--offload is DeepSpeed's: launch with torchrun or deepspeed (one process trains with "
                          "torch's AdamW on the device)")
+    if args.short_batch < 0:
+        raise ValueError(f"--short-batch must be non-negative, got {args.short_batch}")
     if args.warmup < 0:
         raise ValueError(f"--warmup must be non-negative, got {args.warmup}")
 

@@ -1,6 +1,7 @@
 """The numbers the README cites are the ones the documented commands wrote: docs/results.md and the README's tables
 agree with docs/ppl.json and docs/passkey.json (`python eval.py reproduce --out docs`), the pipeline's table with
-docs/pipeline/summary.json (`python train.py --out docs/pipeline`), and every figure the README shows exists."""
+docs/pipeline/summary.json (`python train.py --out docs/pipeline`), the speed table with docs/bench_*.json
+(`python bench.py`), and every figure the README shows exists."""
 
 import json
 import os
@@ -91,3 +92,31 @@ def test_readme_pipeline_table_is_the_summary():
         assert line in text, line
     for r in summary["records"]:
         assert any(f"{r['ppl']:.3f}" in cells for cells in rows(text, r["model"])), r
+
+
+def test_readme_speed_table_is_the_benchmark_output():
+    import bench
+    text = readme()
+    for line in bench.table(load("bench_cpu.json")).splitlines():
+        assert line in text, line
+    assert bench.search_line(load("bench_search.json")) in text
+    memory = load("bench_cpu_64k.json")[0]
+    assert f"{memory['ours_peak_mb']:.0f} MB" in text and memory["ours_peak_mb"] < memory["float32_logits_mb"] / 4
+
+
+def test_readme_short_batch_table_is_the_three_summaries():
+    """The --short-batch table: docs/pipeline/summary.json (2) and the runs with 0 and 1 beside it."""
+    text = "\n".join(line.strip() for line in readme().splitlines())  # the table sits in a list item
+    for label, name in (("0 (the paper)", "short-batch-0.summary.json"), ("1", "short-batch-1.summary.json"),
+                        ("2 (the tiny default)", "summary.json")):
+        summary = load(os.path.join("pipeline", name))
+        names = {"original model": "original", "fine-tuned at 8k": "fine-tuned",
+                 "final (fine-tuned, searched, recovered)": "final"}
+        ppl = {(names[r["model"]], r["length"]): r["ppl"] for r in summary["records"] if r["model"] in names}
+        short, tuned, target = 128, 8192, 65536
+        expected = [f"{ppl['fine-tuned', short]:.3f}",
+                    f"{ppl['final', short]:.3f} (+{100 * (ppl['final', short] / ppl['original', short] - 1):.1f}%)",
+                    f"{ppl['fine-tuned', tuned]:.3f}", f"{ppl['final', target]:.3f}"]
+        cells = rows(text, label)
+        assert cells and cells[0][:4] == expected, (label, cells)
+        assert float(cells[0][4]) == pytest.approx(ppl["final", target] / ppl["fine-tuned", tuned], abs=0.005)

@@ -179,12 +179,49 @@ def test_lora_adapters_train_and_merge_into_the_weights():
     assert float(model.loss(tokens)) == pytest.approx(adapted, abs=1e-5)
 
 
+def test_short_sequences_join_every_step(micro, straight, tmp_path):
+    """--short-batch 1: the step also trains on one original-length sequence (scored with the short factors). One
+    step equals AdamW on the mean of the long and the short sequence's losses, computed here by hand, and not the
+    step on the long sequence alone."""
+    factors = str(straight / "factors-512.json")
+    train.main(["finetune", "--model", micro, "--factors", factors, "--length", "64", "--steps", "1", "--batch", "1",
+                "--short-batch", "1", "--warmup", "0", "--lr", "1e-3", "--threads", "1", "--out", str(tmp_path)])
+    tuned = load_model(str(tmp_path)).state_dict()
+    tokenizer = common.load_tokenizer(micro)
+    stream = common.pack_documents(common.load_documents(None, tokenizer, "train", 264), tokenizer.eos_id)
+    sequences = [train.training_sequence(stream, 0, 0, 0, 0, 64), train.training_sequence(stream, 0, 0, 0, 1, 16)]
+
+    def one_step(sequences):
+        model = load_model(micro)
+        model.set_rope(longrope.load_factors(factors, model.config.head_dim))
+        model.train()
+        for tokens in sequences:
+            loss = model.loss(tokens[None, :-1], tokens[None, 1:])
+            (loss / len(sequences)).backward()
+            losses.append(loss.item())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        lr = 1e-3 * train.lr_multiplier(0, 0, 1)
+        torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0).step()
+        return {k: v.detach() for k, v in model.state_dict().items()}
+
+    losses = []
+    mixed, long_only = one_step(sequences), one_step(sequences[:1])
+    for k in tuned:
+        assert torch.allclose(tuned[k], mixed[k], atol=1e-6, rtol=0), k
+    assert max(float((tuned[k] - long_only[k]).abs().max()) for k in tuned) > 1e-4
+    with open(tmp_path / "log.csv") as f:
+        record = dict(zip(*(line.split(",") for line in f.read().splitlines()[:2])))
+    assert float(record["loss"]) == pytest.approx(losses[0], abs=1e-4)
+    assert float(record["short_loss"]) == pytest.approx(losses[1], abs=1e-4)
+
+
 @pytest.mark.skipif(not HAS_DEEPSPEED, reason="deepspeed is not installed (pip install deepspeed)")
 def test_two_processes_zero3_sequence_parallel_finetune_equals_one_process(micro, straight, tmp_path):
     """torchrun, 2 CPU processes (gloo), ZeRO-3 and Ulysses degree 2, killed after 2 of 3 steps and resumed from
     DeepSpeed's checkpoint: the weights equal a plain single-process run's to float32 rounding."""
     stage = ["finetune", "--model", micro, "--factors", str(straight / "factors-512.json"), "--length", "512",
-             "--steps", "3", "--batch", "2", "--warmup", "1", "--lr", "1e-3", "--threads", "1", "--save-every", "1"]
+             "--steps", "3", "--batch", "2", "--short-batch", "2", "--warmup", "1", "--lr", "1e-3", "--threads", "1",
+             "--save-every", "1"]
     train.main([*stage, "--out", str(tmp_path / "one")])
     env = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1")
     with socket.socket() as s:
