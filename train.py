@@ -243,7 +243,7 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume)
     # factors and the same attention scale, so the short context stays what it was (the mixed-length training of
     # Phi-3 and LongRoPE2; the paper fine-tunes on long sequences only and recovers the short context by search)
     short = rope.original_max_len
-    sequences = [(i, length) for i in range(batch)] + [(batch + j, short) for j in range(opts.short_batch)]
+    sequences = [(i, length, 0) for i in range(batch)] + [(batch + j, short, 1) for j in range(opts.short_batch)]
     mine = [s for k, s in enumerate(sequences) if k % ctx.dp_world == ctx.dp_rank]  # this data-parallel group's
     tokens_per_step = batch * length + opts.short_batch * short
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=ctx.bf16)
@@ -253,7 +253,7 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume)
     for step in bar:
         started = time.time()
         sums = torch.zeros(2, dtype=torch.float64)  # summed loss of the long and of the short sequences
-        for i, n in mine:
+        for i, n, is_short in mine:
             tokens = training_sequence(stream, opts.seed, stage, step, i, n).to(ctx.device)[None]
             with autocast:
                 if engine is not None:
@@ -265,7 +265,7 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume)
                 engine.step()
             else:
                 (loss / len(mine)).backward()
-            sums[int(n != length)] += loss.item()
+            sums[is_short] += loss.item()
         if engine is None:
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             optimizer.step()
