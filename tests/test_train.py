@@ -192,9 +192,11 @@ def test_short_sequences_join_every_step(micro, straight, tmp_path):
     sequences = [train.training_sequence(stream, 0, 0, 0, 0, 64), train.training_sequence(stream, 0, 0, 0, 1, 16)]
 
     def one_step(sequences):
+        """The weights after one hand-made AdamW step on the mean loss of `sequences`, and each one's loss."""
         model = load_model(micro)
         model.set_rope(longrope.load_factors(factors, model.config.head_dim))
         model.train()
+        losses = []
         for tokens in sequences:
             loss = model.loss(tokens[None, :-1], tokens[None, 1:])
             (loss / len(sequences)).backward()
@@ -202,10 +204,9 @@ def test_short_sequences_join_every_step(micro, straight, tmp_path):
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         lr = 1e-3 * train.lr_multiplier(0, 0, 1)
         torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0).step()
-        return {k: v.detach() for k, v in model.state_dict().items()}
+        return {k: v.detach() for k, v in model.state_dict().items()}, losses
 
-    losses = []
-    mixed, long_only = one_step(sequences), one_step(sequences[:1])
+    (mixed, losses), (long_only, _) = one_step(sequences), one_step(sequences[:1])
     for k in tuned:
         assert torch.allclose(tuned[k], mixed[k], atol=1e-6, rtol=0), k
     assert max(float((tuned[k] - long_only[k]).abs().max()) for k in tuned) > 1e-4
