@@ -90,6 +90,21 @@ def search_space(factor, head_dim, target_len, search_n_hat=True):
 # The steps of Algorithm 1
 
 
+def yarn_on_top(factors, head_dim, base, length, scale, beta_fast=32.0, beta_slow=1.0):
+    """YaRN's "NTK-by-parts" rule (Peng et al. 2023, arXiv 2309.00071) on frequencies already rescaled by `factors`,
+    stretching a window of `length` tokens `scale` times: a frequency that turns r times over the window keeps its
+    factor if r > beta_fast, is interpolated by `scale` if r < beta_slow, and in between by the paper's ramp
+    gamma = (r - beta_slow) / (beta_fast - beta_slow) (transformers ramps over channel indices instead).
+
+    The seed of the second search (Section 3.3): the model was fine-tuned at `length` with `factors`, so the fast
+    frequencies it already handles keep their angles and only the slow ones, which never turned in that window,
+    are stretched; PI on top of the same factors (the "init" seed) also slows the fast ones down."""
+    factors = torch.tensor(factors, dtype=torch.float64)
+    turns = length * longrope.inverse_frequencies(head_dim, base).double() / factors / (2 * math.pi)
+    gamma = ((turns - beta_slow) / (beta_fast - beta_slow)).clamp(0, 1)
+    return (factors / (gamma + (1 - gamma) / scale)).tolist()
+
+
 def make_monotone(steps):
     """Repair: lambda_i must not decrease with i (Section 3.2's monotone constraint: low frequencies, with their
     long wavelengths, need at least as much interpolation as high ones). Sorting keeps every value a parent gave."""
@@ -346,8 +361,8 @@ def parse_args(argv=None):
     p.add_argument("--recover", action="store_true", help="Section 3.3: search the short factors of --factors")
     p.add_argument("--short-length", help="length of the recovery search (default: the original length)")
     p.add_argument("--factors", help="an existing factor file (for --recover and --export)")
-    p.add_argument("--init", help="a factor file whose long factors, stretched to --target, join the seeds "
-                                  "(the second search of the progressive extension)")
+    p.add_argument("--init", help="a factor file whose long factors, stretched to --target (PI and YaRN on top of "
+                                  "them), join the seeds (the second search of the progressive extension)")
     p.add_argument("--export", metavar="DIR",
                    help="no search: write a copy of --model whose config.json carries --factors to DIR")
     p.add_argument("--attention-factor", type=float, help="fix LongRoPE's attention scale (default: sqrt(1 + ln s / "
@@ -362,8 +377,9 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
     """What is searched: the long factors and n_hat at target_len, or (recover: a RopeScaling, Section 3.3) its short
     factors at short_len (default: the original length) with the long ones fixed.
 
-    `init` (a RopeScaling, e.g. the factors a model was fine-tuned with) adds a seed: its long factors stretched by
-    target_len / its own length, i.e. PI on top of them (the progressive extension's second search, Section 3.3).
+    `init` (a RopeScaling, e.g. the factors a model was fine-tuned with) adds two seeds, its long factors stretched
+    by target_len / its own length: PI on top of them, and YaRN's rule on top of them (`yarn_on_top`), for the
+    progressive extension's second search (Section 3.3).
     `attention_factor` fixes the attention scale of every candidate (default: sqrt(1 + ln s / ln L) for this s).
     Returns (length, s, original, space, seeds, to_rope)."""
     head_dim, theta = model.config.head_dim, model.config.rope_theta
@@ -392,6 +408,8 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
         stretch = factor / init.factor
         n_hat = init.n_hat if init.n_hat in space.n_hat_choices else 0
         seeds.append(("init", space.snap([f * stretch for f in init.long_factor], n_hat)))
+        on_top = yarn_on_top(init.long_factor, head_dim, theta, int(round(init.factor * original)), stretch)
+        seeds.append(("init-yarn", space.snap(on_top, n_hat)))
     return length, factor, original, space, seeds, lambda c: RopeScaling("longrope", factor, original, c.factors,
                                                                          n_hat=c.n_hat,
                                                                          attention_factor=attention_factor)

@@ -8,7 +8,8 @@ scaled to the model's original length L (4k for Llama-2, so 32 L = 128k, 64 L = 
     finetune-32L             fine-tune 400 steps at 32 L with the 32 L factors
     finetune-64L             from there, 600 steps at 64 L with the 64 L factors
     search-512L              search again on the fine-tuned model, 8x beyond it, no fine-tuning, keeping the
-                             attention scale it was fine-tuned with                           (--target 512x)
+                             attention scale it was fine-tuned with; seeds: PI, NTK, YaRN, and PI and YaRN
+                             on top of the factors it was fine-tuned with                     (--target 512x)
     recover                  short factors for sequences that fit L (Section 3.3), long ones kept
     export, summary          <out>/final in Hugging Face format (rope dict in config.json); perplexity at L, 64 L
                              and 512 L before and after (<out>/summary.md)

@@ -244,6 +244,22 @@ def test_chunked_cross_entropy_equals_full(chunk_size):
     assert grads[0][[0, 4, 5, 6, 22]].abs().max() == 0  # ignored rows get no gradient
 
 
+@pytest.mark.parametrize("chunk_size,vocab_chunk", [(None, None), (None, 7), (3, 7), (5, 50), (100, 1)])
+def test_tiled_cross_entropy_without_autograd_equals_full(chunk_size, vocab_chunk):
+    """Inference on a CPU walks the vocabulary in tiles (the online softmax); spread logits make a wrong running
+    maximum or rescaling show at once."""
+    g = torch.Generator().manual_seed(1)
+    hidden = 4 * torch.randn(23, 16, generator=g)
+    weight = torch.randn(50, 16, generator=g)
+    targets = torch.randint(0, 50, (23,), generator=g)
+    targets[[1, 2, 9]] = -100
+    expected = F.cross_entropy(hidden @ weight.t(), targets, ignore_index=-100, reduction="sum")
+    with torch.inference_mode():
+        got = chunked_cross_entropy(hidden, weight, targets, chunk_size, vocab_chunk)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    assert expected.item() > 100  # the logits are far from uniform
+
+
 def test_model_loss_equals_full_cross_entropy(hf_checkpoint, monkeypatch):
     monkeypatch.setattr(model_module, "chunked_cross_entropy", functools.partial(chunked_cross_entropy, chunk_size=5))
     hf, path = hf_checkpoint("mistral", "safetensors")

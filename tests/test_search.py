@@ -51,6 +51,38 @@ def test_space_and_seeds_follow_the_paper():
     assert space.snap([0.5, 7.0, 2.004, 2.0, 9.0, 1.0, 3.0, 3.0]).steps == (100, 100, 200, 200, 300, 300, 500, 500)
 
 
+def test_yarn_on_top_keeps_fast_frequencies_and_stretches_slow_ones():
+    """The second search's seed: YaRN's ramp over the turns each frequency makes in the fine-tuned window, with the
+    fine-tuned factors as the starting point (the YaRN paper's gamma(r), checked channel by channel)."""
+    head_dim, base, length, scale = 64, 10000.0, 8192, 8.0
+    tuned = [1.0 + 2.5 * i for i in range(32)]
+    out = search.yarn_on_top(tuned, head_dim, base, length, scale)
+    kinds = set()
+    for i, (f, new) in enumerate(zip(tuned, out)):
+        turns = length / (2 * math.pi * f * base ** (2 * i / head_dim))  # over the fine-tuned window
+        if turns >= 32:
+            kinds.add("kept")
+            assert new == pytest.approx(f, rel=1e-6)  # the frequencies are float32, as in transformers
+        elif turns <= 1:
+            kinds.add("stretched")
+            assert new == pytest.approx(f * scale, rel=1e-6)
+        else:
+            kinds.add("ramp")
+            gamma = (turns - 1) / 31
+            assert 1 / new == pytest.approx(gamma / f + (1 - gamma) / (f * scale), rel=1e-6)
+            assert f < new < f * scale
+    assert kinds == {"kept", "ramp", "stretched"}
+    # and the seed joins the second search next to PI on top of the same factors
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=16, hidden_size=32, n_layers=1, n_heads=2, n_kv_heads=2, head_dim=head_dim,
+                      intermediate_size=32, max_position_embeddings=128)
+    init = longrope.RopeScaling("longrope", 64.0, 128, tuple(tuned), n_hat=2)
+    *_, space, planned, _ = search.plan(Transformer(cfg), 65536, 128, init=init)
+    planned = dict(planned)
+    assert list(planned) == ["pi", "ntk", "yarn", "init", "init-yarn"]
+    assert planned["init-yarn"] == space.snap(out, 2) and planned["init"] == space.snap([f * 8 for f in tuned], 2)
+
+
 def test_children_are_monotone_and_on_the_grid():
     space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     rng = np.random.default_rng(1)
