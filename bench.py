@@ -4,6 +4,7 @@
     python bench.py --config 7b-layers --device cuda --lengths 8k,16k,32k     # 4 Llama-2-7B layers in bf16
     python bench.py --memory-only --lengths 64k      # peak memory at 64k tokens (float32 logits alone: 8 GB)
     python bench.py --search                         # LongRoPE search throughput on the tiny model at 8x
+    python bench.py --compile                        # also ours with torch.compile'd blocks (model.compile_layers)
 
 Perplexity evaluation is the inner loop of the LongRoPE search (Section 3.2: every candidate is scored by the
 model's perplexity on long documents), so its speed decides how long a search takes. Both models run in the same
@@ -39,8 +40,9 @@ CONFIGS = {  # transformers LlamaConfig arguments
 }
 
 
-def build_pair(config, folder, device, dtype):
-    """A random transformers Llama saved to `folder`, and ours loaded from the same files."""
+def build_pair(config, folder, device, dtype, compile=False):
+    """A random transformers Llama saved to `folder`, and ours loaded from the same files (twice with `compile`:
+    the second copy with compiled blocks)."""
     import transformers
     from model import load_model
     if config == "tiny":
@@ -60,12 +62,13 @@ def build_pair(config, folder, device, dtype):
     hf = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn)
     hf = hf.to(device).eval()
     ours = load_model(folder, device=device, dtype=dtype)
-    return ours, hf, attn
+    compiled = load_model(folder, device=device, dtype=dtype).compile_layers() if compile else None
+    return ours, hf, attn, compiled
 
 
 def run_once(model, which, tokens):
     with torch.inference_mode():
-        if which == "ours":
+        if which != "transformers":  # ours, eager or compiled
             return float(model.loss(tokens))
         return float(model(tokens, labels=tokens).loss)
 
@@ -75,14 +78,14 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def time_pair(ours, hf, tokens, reps, device):
-    """Median seconds of each, alternating ours/theirs so drifts in machine load hit both alike."""
-    times = {"ours": [], "transformers": []}
+def time_pair(models, tokens, reps, device):
+    """Median seconds of each of `models` ({name: model}), alternating so drifts in machine load hit all alike."""
+    times = {which: [] for which in models}
     losses = {}
-    for which, model in (("ours", ours), ("transformers", hf)):  # warm-up
+    for which, model in models.items():  # warm-up (and compilation)
         losses[which] = run_once(model, which, tokens)
     for _ in range(reps):
-        for which, model in (("ours", ours), ("transformers", hf)):
+        for which, model in models.items():
             sync(device)
             start = time.perf_counter()
             run_once(model, which, tokens)
@@ -94,7 +97,7 @@ def time_pair(ours, hf, tokens, reps, device):
 def peak_memory_mb(config, folder, which, length, device, dtype):
     """Peak memory growth of one evaluation over the loaded model, in MB."""
     if device == "cuda":
-        ours, hf, _ = build_pair(config, folder, device, dtype)
+        ours, hf, _, _ = build_pair(config, folder, device, dtype)
         model = ours if which == "ours" else hf
         tokens = torch.randint(0, model.config.vocab_size, (1, length), device=device)
         torch.cuda.synchronize()
@@ -111,7 +114,7 @@ def peak_memory_mb(config, folder, which, length, device, dtype):
 
 def child_memory(args):
     """Runs in a fresh process: load both, warm up on 16 tokens, then the measured evaluation."""
-    ours, hf, _ = build_pair(args.config, args.folder, "cpu", torch.float32)
+    ours, hf, _, _ = build_pair(args.config, args.folder, "cpu", torch.float32)
     model = ours if args._child == "ours" else hf
     del hf, ours
     length = parse_lengths(args.lengths)[0]
@@ -136,10 +139,11 @@ def resident_kb(peak=False, reset_peak=False):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def search_throughput(seconds=30, samples=5):
+def search_throughput(seconds=30, samples=5, compile=False):
     """LongRoPE candidates scored per minute on the tiny model at 8x (1024 tokens): ours as search.py scores them
     (set_rope, then the chunked loss), against transformers' Llama on the same weights with each candidate's rope
-    dict (rope_type longrope, its rotary embedding rebuilt, `labels=` loss). Alternating, same candidates."""
+    dict (rope_type longrope, its rotary embedding rebuilt, `labels=` loss). Alternating, same candidates. With
+    `compile`, also ours with compiled blocks (search.py --compile); its compile time is reported apart."""
     import random
     import transformers
     from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
@@ -147,62 +151,82 @@ def search_throughput(seconds=30, samples=5):
     from longrope import RopeScaling, to_hf
     from model import TINY_DIR, load_model
     ours = load_model("tiny", device="cpu")
+    compiled = load_model("tiny", device="cpu").compile_layers() if compile else None
     hf = transformers.AutoModelForCausalLM.from_pretrained(TINY_DIR, dtype=torch.float32,
                                                            attn_implementation="sdpa").eval()
     original, head_dim = ours.rope.original_max_len, ours.config.head_dim
     docs = sample_documents(load_documents(None, load_tokenizer("tiny")), 8 * original, samples, 0)
     rng = random.Random(0)
 
-    def score_ours(rope):
-        ours.set_rope(rope)
-        return sum(float(ours.loss(d[None])) for d in docs) / len(docs)
+    def score_ours(rope, model=ours):
+        model.set_rope(rope)
+        return sum(float(model.loss(d[None])) for d in docs) / len(docs)
 
     def score_hf(rope):  # n_hat is ours alone: transformers' longrope has none, so the candidates keep n_hat = 0
         hf.config.rope_parameters = {**to_hf(rope, head_dim), "rope_theta": ours.config.rope_theta}
         hf.model.rotary_emb = LlamaRotaryEmbedding(hf.config)
         return sum(float(hf(d[None], labels=d[None]).loss) for d in docs) / len(docs)
 
-    spent, counts, gap = {"ours": 0.0, "transformers": 0.0}, 0, 0.0
+    scorers = {"ours": score_ours, "transformers": score_hf}
+    compile_s = 0.0
+    if compiled is not None:
+        scorers["compiled"] = lambda rope: score_ours(rope, compiled)
+        started = time.perf_counter()
+        with torch.inference_mode():  # compiles the blocks for this length, once
+            scorers["compiled"](RopeScaling("pi", 8.0, original))
+        compile_s = time.perf_counter() - started
+    spent, counts, gap = {which: 0.0 for which in scorers}, 0, 0.0
     with torch.inference_mode():
         while sum(spent.values()) < seconds or counts < 2:
             factors = sorted(round(rng.uniform(1, 10), 2) for _ in range(head_dim // 2))
             rope = RopeScaling("longrope", 8.0, original, long_factor=tuple(factors))
             losses = {}
-            for which, score in (("ours", score_ours), ("transformers", score_hf)):
+            for which, score in scorers.items():
                 started = time.perf_counter()
                 losses[which] = score(rope)
                 spent[which] += time.perf_counter() - started
-            gap = max(gap, abs(losses["ours"] - losses["transformers"]))
+            gap = max(gap, *(abs(losses[which] - losses["transformers"]) for which in losses))
             counts += 1
     per_minute = {k: 60 * counts / v for k, v in spent.items()}
-    return {"candidates": counts, "documents": samples, "ours_per_min": per_minute["ours"],
-            "transformers_per_min": per_minute["transformers"],
-            "ratio": per_minute["ours"] / per_minute["transformers"], "max_loss_diff": gap}
+    record = {"candidates": counts, "documents": samples, "ours_per_min": per_minute["ours"],
+              "transformers_per_min": per_minute["transformers"],
+              "ratio": per_minute["ours"] / per_minute["transformers"], "max_loss_diff": gap}
+    if compiled is not None:
+        record.update(compiled_per_min=per_minute["compiled"], compile_s=compile_s,
+                      compiled_ratio=per_minute["compiled"] / per_minute["transformers"])
+    return record
 
 
 def table(records):
     """The markdown table the README shows (from bench.py's --json records)."""
-    lines = ["| model | length | ours (s) | transformers (s) | time ratio | ours peak (MB) | transformers peak (MB) "
-             "| memory ratio |", "|---|---|---|---|---|---|---|---|"]
+    compiled = any("compiled_s" in r for r in records)
+    extra = " ours compiled (s) | compiled ratio |" if compiled else ""
+    lines = [f"| model | length | ours (s) | transformers (s) | time ratio |{extra} ours peak (MB) "
+             "| transformers peak (MB) | memory ratio |", "|---" * (8 + 2 * compiled) + "|"]
     for r in records:
         mem = (f"{r['ours_peak_mb']:.0f} | {r['transformers_peak_mb']:.0f} | {r['memory_ratio']:.2f}"
                if "memory_ratio" in r else "- | - | -")
+        extra = f" {r['compiled_s']:.3f} | {r['compiled_ratio']:.2f} |" if compiled else ""
         lines.append(f"| {r['config']} | {format_length(r['length'])} | {r['ours_s']:.3f} | {r['transformers_s']:.3f} "
-                     f"| {r['time_ratio']:.2f} | {mem} |")
+                     f"| {r['time_ratio']:.2f} |{extra} {mem} |")
     return "\n".join(lines)
 
 
 def search_line(r):
     """The sentence the README quotes (from --search --json)."""
-    return (f"ours {r['ours_per_min']:.1f} candidates per minute, transformers {r['transformers_per_min']:.1f} "
+    line = (f"ours {r['ours_per_min']:.1f} candidates per minute, transformers {r['transformers_per_min']:.1f} "
             f"(ratio {r['ratio']:.2f})")
+    if "compiled_per_min" in r:
+        line += (f"; ours compiled {r['compiled_per_min']:.1f} (ratio {r['compiled_ratio']:.2f}), after "
+                 f"{r['compile_s']:.0f} s of compiling")
+    return line
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="small", choices=[*CONFIGS, "tiny"])
     parser.add_argument("--lengths", default="1k,4k,16k")
-    parser.add_argument("--reps", type=int, default=3, help="timed repetitions of each (after one warm-up)")
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions of each (after one warm-up)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default=None, help="default: bfloat16 on CUDA, float32 on CPU")
     parser.add_argument("--memory-only", action="store_true", help="measure peak memory of ours only")
@@ -210,6 +234,8 @@ def main():
     parser.add_argument("--tiny", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the built-in tiny model at 8x its length")
     parser.add_argument("--search", action="store_true", help="only measure search throughput (tiny, 8x)")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time ours with torch.compile'd blocks (search.py --compile), after its warm-up")
     parser.add_argument("--json", default=None, help="write the records here")
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
@@ -217,7 +243,7 @@ def main():
     if args._child:
         return child_memory(args)
     if args.search:
-        r = search_throughput()
+        r = search_throughput(compile=args.compile)
         print(f"search throughput, tiny model at 8x ({r['candidates']} candidates of {r['documents']} documents each, "
               f"the same for both): {search_line(r)}; largest loss difference {r['max_loss_diff']:.1e}")
         if args.json:
@@ -240,20 +266,24 @@ def main():
     else:
         suites = [(args.config, lengths)] + ([("tiny", [8 * 128])] if args.tiny and args.config != "tiny" else [])
         for config, suite_lengths in suites:
-            ours, hf, attn = build_pair(config, folder, args.device, dtype)
+            ours, hf, attn, compiled = build_pair(config, folder, args.device, dtype, args.compile)
+            models = {"ours": ours, "transformers": hf, **({"compiled": compiled} if compiled else {})}
             for n in suite_lengths:
                 tokens = torch.randint(0, ours.config.vocab_size, (1, n), device=args.device)
-                times, losses = time_pair(ours, hf, tokens, args.reps, args.device)
+                times, losses = time_pair(models, tokens, args.reps, args.device)
                 record = {"config": config, "length": n, "ours_s": times["ours"],
                           "transformers_s": times["transformers"], "time_ratio": times["ours"] / times["transformers"],
-                          "loss_diff": abs(losses["ours"] - losses["transformers"]), "transformers_attention": attn}
+                          "loss_diff": max(abs(loss - losses["transformers"]) for loss in losses.values()),
+                          "transformers_attention": attn}
+                if compiled:
+                    record.update(compiled_s=times["compiled"], compiled_ratio=times["compiled"] / times["transformers"])
                 if not args.no_memory:
                     for which in ("ours", "transformers"):
                         record[f"{which}_peak_mb"] = peak_memory_mb(config, folder, which, n, args.device, dtype)
                     record["memory_ratio"] = record["ours_peak_mb"] / max(record["transformers_peak_mb"], 1e-9)
                 records.append(record)
                 print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
-            del ours, hf
+            del ours, hf, compiled, models
         print("\n" + table(records))
     if args.json:
         save_json(args.json, records)

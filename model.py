@@ -18,6 +18,7 @@ import glob
 import json
 import math
 import os
+import shutil
 from dataclasses import dataclass, replace
 
 import torch
@@ -297,10 +298,24 @@ class Transformer(nn.Module):
         self.rope = rope or RopeScaling(original_max_len=cfg.max_position_embeddings)
         self.gradient_checkpointing = False  # train.py turns it on for long sequences
         self._rope_tables = {}
+        self._compiled = None  # compile_layers()
 
     def set_rope(self, rope):
         """Swap the position rescaling; weights are untouched (the search tries thousands of these)."""
         self.rope = rope
+
+    def compile_layers(self):
+        """torch.compile each block for perplexity evaluation (`--compile` of search.py and bench.py); returns self.
+
+        Blocks, not the whole forward, so that cos/sin enter them as inputs: the search's next candidate (a new
+        rescaling) reuses the compiled code, and a new length compiles once more. Calls with a KV cache (generation)
+        or under autograd stay eager. torch.compile needs a C++ compiler on CPU (Triton on CUDA).
+        """
+        if self.lm_head.weight.device.type == "cpu" and not any(
+                shutil.which(c) for c in (os.environ.get("CXX", "g++"), "clang++")):
+            raise ValueError("--compile needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile on a CPU")
+        self._compiled = [torch.compile(layer) for layer in self.layers]  # a list: no second copy of the weights
+        return self
 
     def rope_tables(self, seq_len, device):
         """cos/sin for positions 0..seq_len-1, reused while the rope and length stay the same."""
@@ -322,6 +337,8 @@ class Transformer(nn.Module):
         for i, layer in enumerate(self.layers):
             if self.gradient_checkpointing and torch.is_grad_enabled():
                 x = checkpoint(layer, x, cos, sin, None, i, start, use_reentrant=False)
+            elif self._compiled and cache is None and not torch.is_grad_enabled():
+                x = self._compiled[i](x, cos, sin, None, i, start)
             else:
                 x = layer(x, cos, sin, cache, i, start)
         return self.norm(x)

@@ -5,6 +5,7 @@ clear errors for broken checkpoints."""
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -292,6 +293,41 @@ def test_loss_gradients_equal_full_logits(hf_checkpoint, monkeypatch, gradient_c
     ours.loss(tokens, targets).backward()
     for name, p in ours.named_parameters():
         torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+@pytest.mark.skipif(not any(shutil.which(c) for c in ("g++", "clang++")), reason="torch.compile needs a C++ compiler")
+def test_compiled_layers_equal_transformers_and_keep_their_graph_across_ropes(hf_checkpoint):
+    """search.py --compile: compiled blocks give transformers' logits; a new rescaling (the next candidate) reuses
+    the compiled graph; generation (KV cache) and autograd stay eager."""
+    from torch._dynamo.utils import counters
+    torch._dynamo.reset()
+    counters.clear()
+    hf, path = hf_checkpoint("llama", "safetensors")
+    eager, compiled = load_model(path, device="cpu"), load_model(path, device="cpu").compile_layers()
+    tokens = tokens_for(48)  # past the original length (32), so the rescalings differ
+    with torch.no_grad():
+        assert (compiled.logits(tokens) - hf_logits(hf, tokens)).abs().max().item() < 1e-4
+        graphs = counters["stats"]["unique_graphs"]
+        assert graphs >= 1
+        factors = tuple(float(f) for f in torch.linspace(1, 3, 8))
+        for rope in (RopeScaling("yarn", 2.0, 32), RopeScaling("longrope", 2.0, 32, long_factor=factors, n_hat=4)):
+            eager.set_rope(rope)
+            compiled.set_rope(rope)
+            diff = (compiled.logits(tokens) - eager.logits(tokens)).abs().max().item()
+            assert diff < 1e-4
+            assert counters["stats"]["unique_graphs"] == graphs  # no recompilation for a new rope
+        assert torch.equal(compiled.generate(tokens[:, :6], 5), eager.generate(tokens[:, :6], 5))
+    assert counters["stats"]["unique_graphs"] == graphs  # generation ran eager
+    compiled.loss(tokens).backward()  # autograd: eager, so gradients exist
+    assert compiled.layers[0].mlp.down_proj.weight.grad is not None
+    assert counters["stats"]["unique_graphs"] == graphs
+
+
+def test_compile_without_a_compiler_is_one_clear_error(hf_checkpoint, monkeypatch):
+    _, path = hf_checkpoint("llama", "safetensors")
+    monkeypatch.setattr(model_module.shutil, "which", lambda name: None)
+    with pytest.raises(ValueError, match="needs a C.. compiler"):
+        load_model(path, device="cpu").compile_layers()
 
 
 @torch.no_grad()
