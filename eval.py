@@ -29,6 +29,8 @@ from model import load_model
 
 def load(args):
     model = load_model(args.model, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+    if getattr(args, "compile", False):
+        model.compile_layers()
     return model, load_tokenizer(args.model)
 
 
@@ -398,6 +400,7 @@ def main():
     p.add_argument("--samples", type=int, default=10, help="documents, each at least as long as the largest length")
     p.add_argument("--protocol", choices=("truncate", "sliding"), default="truncate")
     p.add_argument("--stride", type=int, default=None, help="sliding protocol stride (default: half the length)")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model's blocks (model.compile_layers)")
     p.set_defaults(run=cmd_ppl)
 
     p = sub.add_parser("passkey", help="passkey retrieval accuracy by length and depth")

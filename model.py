@@ -305,11 +305,11 @@ class Transformer(nn.Module):
         self.rope = rope
 
     def compile_layers(self):
-        """torch.compile each block for perplexity evaluation (`--compile` of search.py and bench.py); returns self.
+        """torch.compile each block for perplexity evaluation (`--compile` of search.py, eval.py ppl and bench.py).
 
         Blocks, not the whole forward, so that cos/sin enter them as inputs: the search's next candidate (a new
         rescaling) reuses the compiled code, and a new length compiles once more. Calls with a KV cache (generation)
-        or under autograd stay eager. torch.compile needs a C++ compiler on CPU (Triton on CUDA).
+        or under autograd stay eager. torch.compile needs a C++ compiler on CPU (Triton on CUDA). Returns the model.
         """
         if self.lm_head.weight.device.type == "cpu" and not any(
                 shutil.which(c) for c in (os.environ.get("CXX", "g++"), "clang++")):

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -44,11 +45,13 @@ def run_eval(*args):
                           cwd=ROOT)
 
 
-def test_ppl_command_reports_the_loss_transformers_computes(checkpoint, tmp_path):
+@pytest.mark.parametrize("compile", [False, pytest.param(True, marks=pytest.mark.skipif(
+    not any(shutil.which(c) for c in ("g++", "clang++")), reason="torch.compile needs a C++ compiler"))])
+def test_ppl_command_reports_the_loss_transformers_computes(checkpoint, tmp_path, compile):
     hf, model_dir, data = checkpoint
     out = tmp_path / "ppl.json"
     result = run_eval("ppl", "--model", model_dir, "--rope", "none,yarn", "--lengths", "32,2x", "--data", data,
-                      "--samples", "3", "--json", str(out))
+                      "--samples", "3", "--json", str(out), *(["--compile"] if compile else []))
     assert result.returncode == 0, result.stderr
     records = json.loads(out.read_text())
     docs = sample_documents(load_documents(data, byte_tokenizer(256, 257)), 64, 3, 0)
