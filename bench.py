@@ -8,7 +8,8 @@
 
 Perplexity evaluation is the inner loop of the LongRoPE search (Section 3.2: every candidate is scored by the
 model's perplexity on long documents), so its speed decides how long a search takes. Both models run in the same
-process on the same tokens, alternating, after a warm-up; the table shows medians and ratios (ours / theirs).
+process on the same tokens, alternating, after a warm-up; the table shows median times and, as time ratio, the
+median over rounds of ours / theirs within a round.
 transformers computes the loss the usual way (`model(ids, labels=ids)`), which materializes `length x vocab`
 float32 logits; ours runs a chunked cross-entropy over the final hidden states. Peak memory on CPU is measured per
 run in a fresh subprocess (growth of the peak resident set over the loaded model); on CUDA with
@@ -62,7 +63,10 @@ def build_pair(config, folder, device, dtype, compile=False):
     hf = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn)
     hf = hf.to(device).eval()
     ours = load_model(folder, device=device, dtype=dtype)
-    compiled = load_model(folder, device=device, dtype=dtype).compile_layers() if compile else None
+    compiled = None
+    if compile:
+        torch._dynamo.reset()  # what another config compiled (and the shapes it saw) must not shape this one's code
+        compiled = load_model(folder, device=device, dtype=dtype).compile_layers()
     return ours, hf, attn, compiled
 
 
@@ -79,7 +83,9 @@ def sync(device):
 
 
 def time_pair(models, tokens, reps, device):
-    """Median seconds of each of `models` ({name: model}), alternating so drifts in machine load hit all alike."""
+    """Median seconds of each of `models` ({name: model}), alternating so drifts in machine load hit all alike, and
+    the median over rounds of each one's time over transformers' in the same round: on a shared machine whose speed
+    drifts by a third within a minute, the ratio within a round is steadier than the ratio of the medians."""
     times = {which: [] for which in models}
     losses = {}
     for which, model in models.items():  # warm-up (and compilation)
@@ -91,7 +97,8 @@ def time_pair(models, tokens, reps, device):
             run_once(model, which, tokens)
             sync(device)
             times[which].append(time.perf_counter() - start)
-    return {k: statistics.median(v) for k, v in times.items()}, losses
+    ratios = {k: statistics.median(a / b for a, b in zip(v, times["transformers"])) for k, v in times.items()}
+    return {k: statistics.median(v) for k, v in times.items()}, ratios, losses
 
 
 def peak_memory_mb(config, folder, which, length, device, dtype):
@@ -226,7 +233,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="small", choices=[*CONFIGS, "tiny"])
     parser.add_argument("--lengths", default="1k,4k,16k")
-    parser.add_argument("--reps", type=int, default=5, help="timed repetitions of each (after one warm-up)")
+    parser.add_argument("--reps", type=int, default=9, help="timed rounds of each (after one warm-up)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--dtype", default=None, help="default: bfloat16 on CUDA, float32 on CPU")
     parser.add_argument("--memory-only", action="store_true", help="measure peak memory of ours only")
@@ -270,13 +277,13 @@ def main():
             models = {"ours": ours, "transformers": hf, **({"compiled": compiled} if compiled else {})}
             for n in suite_lengths:
                 tokens = torch.randint(0, ours.config.vocab_size, (1, n), device=args.device)
-                times, losses = time_pair(models, tokens, args.reps, args.device)
+                times, ratios, losses = time_pair(models, tokens, args.reps, args.device)
                 record = {"config": config, "length": n, "ours_s": times["ours"],
-                          "transformers_s": times["transformers"], "time_ratio": times["ours"] / times["transformers"],
+                          "transformers_s": times["transformers"], "time_ratio": ratios["ours"],
                           "loss_diff": max(abs(loss - losses["transformers"]) for loss in losses.values()),
                           "transformers_attention": attn}
                 if compiled:
-                    record.update(compiled_s=times["compiled"], compiled_ratio=times["compiled"] / times["transformers"])
+                    record.update(compiled_s=times["compiled"], compiled_ratio=ratios["compiled"])
                 if not args.no_memory:
                     for which in ("ours", "transformers"):
                         record[f"{which}_peak_mb"] = peak_memory_mb(config, folder, which, n, args.device, dtype)

@@ -212,7 +212,10 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
 
     def forward(self, x):
-        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # SwiGLU
+        if torch.is_grad_enabled():
+            return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))  # SwiGLU
+        # Without autograd, in place: two fewer (tokens x intermediate) temporaries, 4% of a 4k forward on a CPU.
+        return self.down_proj(F.silu(self.gate_proj(x), inplace=True).mul_(self.up_proj(x)))
 
 
 class Block(nn.Module):
@@ -233,15 +236,18 @@ def _cross_entropy_sum(hidden, weight, targets):
     return F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
 
 
-def _cross_entropy_sum_tiled(hidden, weight, targets, vocab_chunk):
-    """The same sum without autograd: logsumexp over the vocabulary one (rows x vocab_chunk) tile of logits at a
-    time, as a running maximum and a running sum of exponentials (the online softmax), minus the target's logit."""
+def _cross_entropy_sum_tiled(hidden, weight, targets, buffer):
+    """The same sum without autograd: logsumexp over the vocabulary one (rows x buffer columns) tile of logits at a
+    time, as a running maximum and a running sum of exponentials (the online softmax), minus the target's logit.
+    Every tile is written into the same `buffer`: a fresh 16 MB tensor per tile costs its page faults each time."""
     keep = targets != -100
     hidden, targets = hidden[keep], targets[keep]
     top = hidden.new_full((hidden.shape[0],), -math.inf, dtype=torch.float32)
     total = hidden.new_zeros((hidden.shape[0],), dtype=torch.float32)
+    rows, vocab_chunk = hidden.shape[0], buffer.shape[1]
     for j in range(0, weight.shape[0], vocab_chunk):
-        tile = (hidden @ weight[j:j + vocab_chunk].t()).float()  # (rows, vocab_chunk)
+        w = weight[j:j + vocab_chunk]
+        tile = torch.mm(hidden, w.t(), out=buffer[:rows, :w.shape[0]]).float()  # (rows, vocab_chunk)
         new_top = torch.maximum(top, tile.amax(1))
         total = total * (top - new_top).exp() + tile.sub_(new_top[:, None]).exp_().sum(1)  # in place: one tile
         top = new_top
@@ -273,11 +279,13 @@ def chunked_cross_entropy(hidden, weight, targets, chunk_size=None, vocab_chunk=
         # where fewer, larger matmuls are faster.
         fits = (1 << (24 if weight.is_cuda else 23)) // weight.shape[0]
     chunk = chunk_size or 1 << max(0, fits.bit_length() - 1)
+    if tiled:
+        buffer = hidden.new_empty((min(chunk, hidden.shape[0]), vocab_chunk))
     total = hidden.new_zeros((), dtype=torch.float32)
     for i in range(0, hidden.shape[0], chunk):
         args = (hidden[i:i + chunk], weight, targets[i:i + chunk])
         if tiled:
-            total = total + _cross_entropy_sum_tiled(*args, vocab_chunk)
+            total = total + _cross_entropy_sum_tiled(*args, buffer)
         elif grad:
             total = total + checkpoint(_cross_entropy_sum, *args, use_reentrant=False)
         else:

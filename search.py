@@ -370,8 +370,8 @@ def parse_args(argv=None):
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is fastest for "
                                                "the tiny model on a busy machine)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model's blocks: about 13%% faster on "
-                   "the tiny model at 8x after ~11 s of compiling; losses agree with eager to float rounding")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model's blocks: 6-13%% faster on "
+                   "the tiny model at 8x after ~10 s of compiling; losses agree with eager to float rounding")
     return p.parse_args(argv)
 
 
