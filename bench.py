@@ -252,7 +252,7 @@ def main():
     if args.search:
         r = search_throughput(compile=args.compile)
         print(f"search throughput, tiny model at 8x ({r['candidates']} candidates of {r['documents']} documents each, "
-              f"the same for both): {search_line(r)}; largest loss difference {r['max_loss_diff']:.1e}")
+              f"the same for all): {search_line(r)}; largest loss difference {r['max_loss_diff']:.1e}")
         if args.json:
             save_json(args.json, r)
         return
