@@ -231,6 +231,11 @@ class Block(nn.Module):
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
+def cpp_compiler():
+    """The C++ compiler torch.compile would use on a CPU ($CXX, g++ or clang++), or None."""
+    return next(filter(None, map(shutil.which, (os.environ.get("CXX", "g++"), "clang++"))), None)
+
+
 def _cross_entropy_sum(hidden, weight, targets):
     logits = (hidden @ weight.t()).float()  # (chunk, V): the only logits alive at any time
     return F.cross_entropy(logits, targets, ignore_index=-100, reduction="sum")
@@ -319,8 +324,7 @@ class Transformer(nn.Module):
         rescaling) reuses the compiled code, and a new length compiles once more. Calls with a KV cache (generation)
         or under autograd stay eager. torch.compile needs a C++ compiler on CPU (Triton on CUDA). Returns the model.
         """
-        if self.lm_head.weight.device.type == "cpu" and not any(
-                shutil.which(c) for c in (os.environ.get("CXX", "g++"), "clang++")):
+        if self.lm_head.weight.device.type == "cpu" and not cpp_compiler():
             raise ValueError("--compile needs a C++ compiler (g++ or clang++, or $CXX) for torch.compile on a CPU")
         self._compiled = [torch.compile(layer) for layer in self.layers]  # a list: no second copy of the weights
         return self

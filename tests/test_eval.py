@@ -3,7 +3,6 @@
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
 
@@ -16,7 +15,7 @@ sys.path.insert(0, ROOT)
 
 import eval as ev  # noqa: E402
 from common import PASSKEY_FILLER, PASSKEY_TASK, byte_tokenizer, load_documents, passkey_prompt, sample_documents  # noqa: E402
-from model import load_model  # noqa: E402
+from model import cpp_compiler, load_model  # noqa: E402
 from pretrain import save_byte_tokenizer  # noqa: E402
 
 transformers = pytest.importorskip("transformers")
@@ -46,7 +45,7 @@ def run_eval(*args):
 
 
 @pytest.mark.parametrize("compile", [False, pytest.param(True, marks=pytest.mark.skipif(
-    not any(shutil.which(c) for c in ("g++", "clang++")), reason="torch.compile needs a C++ compiler"))])
+    not cpp_compiler(), reason="torch.compile needs a C++ compiler"))])
 def test_ppl_command_reports_the_loss_transformers_computes(checkpoint, tmp_path, compile):
     hf, model_dir, data = checkpoint
     out = tmp_path / "ppl.json"

@@ -5,7 +5,6 @@ clear errors for broken checkpoints."""
 import functools
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -295,7 +294,7 @@ def test_loss_gradients_equal_full_logits(hf_checkpoint, monkeypatch, gradient_c
         torch.testing.assert_close(p.grad, expected[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
-@pytest.mark.skipif(not any(shutil.which(c) for c in ("g++", "clang++")), reason="torch.compile needs a C++ compiler")
+@pytest.mark.skipif(not model_module.cpp_compiler(), reason="torch.compile needs a C++ compiler")
 def test_compiled_layers_equal_transformers_and_keep_their_graph_across_ropes(hf_checkpoint):
     """search.py --compile: compiled blocks give transformers' logits; a new rescaling (the next candidate) reuses
     the compiled graph; generation (KV cache) and autograd stay eager."""
