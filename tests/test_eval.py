@@ -50,7 +50,7 @@ def test_ppl_command_reports_the_loss_transformers_computes(checkpoint, tmp_path
     hf, model_dir, data = checkpoint
     out = tmp_path / "ppl.json"
     result = run_eval("ppl", "--model", model_dir, "--rope", "none,yarn", "--lengths", "32,2x", "--data", data,
-                      "--samples", "3", "--json", str(out), *(["--compile"] if compile else []))
+                      "--samples", "3", "--json", str(out), "--device", "cpu", *(["--compile"] if compile else []))
     assert result.returncode == 0, result.stderr
     records = json.loads(out.read_text())
     docs = sample_documents(load_documents(data, byte_tokenizer(256, 257)), 64, 3, 0)

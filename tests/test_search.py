@@ -224,7 +224,7 @@ def cli(*argv):
 
 def test_search_with_a_real_model_loss_resumes_and_records_its_seeds(model_dir, tmp_path, capsys):
     shape = ["--model", model_dir, "--target", "4x", "--population", 6, "--parents", 3, "--mutations", 3,
-             "--crossovers", 3, "--samples", 2]
+             "--crossovers", 3, "--samples", 2, "--device", "cpu"]  # the checks below run on the CPU
     assert cli(*shape, "--iterations", 3, "--out", tmp_path / "full.json") == 0
     assert cli(*shape, "--iterations", 1, "--out", tmp_path / "part.json") == 0
     assert cli(*shape, "--iterations", 3, "--out", tmp_path / "part.json", "--resume") == 0
