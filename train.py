@@ -299,6 +299,10 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume)
         save_model(model, out_dir, rope)
     if ctx.main:
         copy_tokenizer(resolve_model_dir(model_dir), out_dir)
+        if ctx.device.type == "cuda":  # measured, beside the estimate printed before the stage
+            peak, held = (f(ctx.device) / parallel.GB for f in (torch.cuda.max_memory_allocated,
+                                                                 torch.cuda.max_memory_reserved))
+            print(f"finetune {common.format_length(length)}: peak {peak:.1f} GB allocated ({held:.1f} GB reserved)")
     return log
 
 
@@ -358,7 +362,8 @@ def check_memory(cfg, stages, opts, ctx):
             continue
         estimate = parallel.estimate_memory(cfg, length, n_gpus=ctx.world, sp_degree=ctx.sp,
                                             zero_stage=3 if ctx.world > 1 else 0, lora=opts.lora,
-                                            offload=opts.offload, dtype_bytes=2 if ctx.world > 1 and ctx.bf16 else 4)
+                                            offload=opts.offload, dtype_bytes=2 if ctx.world > 1 and ctx.bf16 else 4,
+                                            compute_bytes=2 if ctx.bf16 else 4)
         if ctx.main:
             print(f"{name}: about {estimate['total']:.1f} GB per device of {have:.0f} GB (parameters "
                   f"{estimate['parameters']:.1f}, gradients {estimate['gradients']:.1f}, optimizer "
@@ -374,6 +379,36 @@ PIPELINE_FIELDS = ("model", "target", "data", "seed", "steps", "lr", "warmup", "
                    "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora", "short_batch")
 
 
+def pipeline_documents(val_docs, stages, original, target, args):
+    """The searches' fitness documents ({length: [tokens]}) and the summary's ({"long": .., "short": ..}): the
+    summary never scores a document a search saw. The searches may share documents."""
+    import eval as evaluation
+    what = args.val_data or "the stdlib validation split"
+
+    def search_samples(pool):
+        lengths = {n: args.search_samples for _, kind, n in stages if kind in ("search", "extend")}
+        lengths[original] = max(args.search_samples, RECOVER_SAMPLES)  # the recovery's, at the original length
+        return {n: common.sample_documents(pool, n, count, seed=args.seed, what=what) for n, count in lengths.items()}
+
+    def not_searched(search_docs):
+        return evaluation.held_out(val_docs, [d for docs in search_docs.values() for d in docs])
+
+    search_docs = search_samples(val_docs)
+    held_out = not_searched(search_docs)
+    if sum(len(d) >= target for d in held_out) < args.eval_samples:
+        # A corpus with few documents of the target length (Python 3.12's stdlib validation split has four of 64k
+        # tokens) whose searches took them all: the summary's long documents are set aside first.
+        reserved = common.sample_documents(val_docs, target, args.eval_samples, seed=args.seed + 1, what=what)
+        search_docs = search_samples(evaluation.held_out(val_docs, reserved))
+        held_out = not_searched(search_docs)
+    eval_docs = {  # the long lengths on the same --eval-samples documents, the original one on more (it is cheap)
+        "long": common.sample_documents(held_out, target, args.eval_samples, seed=args.seed + 1,
+                                        what="the validation documents not used by the searches"),
+        "short": common.sample_documents(held_out, original, max(args.eval_samples, SHORT_EVAL_SAMPLES),
+                                         seed=args.seed + 1, what="the validation documents not used by the searches")}
+    return search_docs, eval_docs
+
+
 def parse_steps(text):
     try:
         steps = [int(v) for v in str(text).split(",")]
@@ -385,7 +420,6 @@ def parse_steps(text):
 
 
 def pipeline(args, argv):
-    import eval as evaluation
     import search
     torch.set_num_threads(args.threads)
     ctx = Context(args)
@@ -418,27 +452,13 @@ def pipeline(args, argv):
 
     tokenizer = common.load_tokenizer(args.model)
     val_docs = common.load_documents(args.val_data, tokenizer, "validation", base.config.vocab_size)
-    search_docs = {}  # search length -> documents: the fitness samples, never used for the summary
-
-    def documents_for(length, count):
-        search_docs[length] = common.sample_documents(val_docs, length, count, seed=args.seed,
-                                                      what=args.val_data or "the stdlib validation split")
-
     train_docs = common.load_documents(args.data, tokenizer, "train", base.config.vocab_size)
     stream = common.pack_documents(train_docs, tokenizer.eos_id)
     longest = max(n for _, kind, n in stages if kind == "finetune")
     if len(stream) <= longest + 1:
         raise ValueError(f"the training data holds {len(stream)} tokens, fewer than one {longest}-token sequence")
-    for _, kind, n in stages:  # every sample the run needs exists, before hours are spent
-        if kind in ("search", "extend"):
-            documents_for(n, args.search_samples)
-    documents_for(original, max(args.search_samples, RECOVER_SAMPLES))  # the recovery's, at the original length
-    held_out = evaluation.held_out(val_docs, [d for docs in search_docs.values() for d in docs])
-    eval_docs = {  # the long lengths on the same --eval-samples documents, the original one on more (it is cheap)
-        "long": common.sample_documents(held_out, target, args.eval_samples, seed=args.seed + 1,
-                                        what="the validation documents not used by the searches"),
-        "short": common.sample_documents(held_out, original, max(args.eval_samples, SHORT_EVAL_SAMPLES),
-                                         seed=args.seed + 1, what="the validation documents not used by the searches")}
+    # every sample the run needs exists, before hours are spent
+    search_docs, eval_docs = pipeline_documents(val_docs, stages, original, target, args)
     del base
     ctx.barrier()  # every rank has checked the folder before rank 0 claims it
     if ctx.main:

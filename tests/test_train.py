@@ -121,12 +121,37 @@ def test_killed_and_resumed_pipeline_ends_where_an_uninterrupted_one_does(straig
 def test_final_model_loads_in_transformers_with_our_loss(straight):
     from transformers import LlamaForCausalLM
     tokens = common.load_documents(None, common.byte_tokenizer(), "validation")[0][None, :64]
-    ours = load_model(str(straight / "final"))
+    ours = load_model(str(straight / "final"), device="cpu")
     ours.set_rope(replace(ours.rope, n_hat=0))  # transformers has no n_hat
     theirs = LlamaForCausalLM.from_pretrained(str(straight / "final"), attn_implementation="eager").eval()
     with torch.no_grad():
         expected = float(theirs(tokens, labels=tokens).loss)
         assert abs(float(ours.loss(tokens)) - expected) < 1e-4
+
+
+def test_the_summary_keeps_a_long_document_when_the_searches_would_take_them_all():
+    """Two of 50 documents reach the target length, and the recovery's 16 samples are drawn from all 50: for some
+    seeds the searches alone use both. The summary's long document must still exist and no search may see it."""
+    g = torch.Generator().manual_seed(0)
+    docs = [torch.randint(0, 256, (n,), generator=g) for n in [9000] * 2 + [100] * 48]
+    target, stages = 512 * ORIGINAL, train.plan_stages(ORIGINAL, 512 * ORIGINAL)
+
+    def source(sample):
+        return next(i for i, d in enumerate(docs) if torch.equal(d[:len(sample)], sample))
+
+    both_taken = 0
+    for seed in range(12):
+        args = types.SimpleNamespace(val_data="val", search_samples=1, eval_samples=1, seed=seed)
+        plain = {source(d) for n in (32 * ORIGINAL, 64 * ORIGINAL, target)
+                 for d in common.sample_documents(docs, n, 1, seed)}
+        plain |= {source(d) for d in common.sample_documents(docs, ORIGINAL, train.RECOVER_SAMPLES, seed)}
+        both_taken += {0, 1} <= plain
+        search_docs, eval_docs = train.pipeline_documents(docs, stages, ORIGINAL, target, args)
+        searched = {source(d) for samples in search_docs.values() for d in samples}
+        assert [len(d) for d in eval_docs["long"]] == [target] and len(search_docs[target]) == 1
+        assert not searched & {source(d) for d in eval_docs["long"] + eval_docs["short"]}
+        assert len(eval_docs["short"]) == train.SHORT_EVAL_SAMPLES
+    assert both_taken  # the case this guards against occurred
 
 
 def test_a_finished_folder_is_not_overwritten(straight, micro, capsys):
@@ -185,15 +210,16 @@ def test_short_sequences_join_every_step(micro, straight, tmp_path):
     step on the long sequence alone."""
     factors = str(straight / "factors-512.json")
     train.main(["finetune", "--model", micro, "--factors", factors, "--length", "64", "--steps", "1", "--batch", "1",
-                "--short-batch", "1", "--warmup", "0", "--lr", "1e-3", "--threads", "1", "--out", str(tmp_path)])
-    tuned = load_model(str(tmp_path)).state_dict()
+                "--short-batch", "1", "--warmup", "0", "--lr", "1e-3", "--threads", "1", "--out", str(tmp_path),
+                "--device", "cpu"])
+    tuned = load_model(str(tmp_path), device="cpu").state_dict()
     tokenizer = common.load_tokenizer(micro)
     stream = common.pack_documents(common.load_documents(None, tokenizer, "train", 264), tokenizer.eos_id)
     sequences = [train.training_sequence(stream, 0, 0, 0, 0, 64), train.training_sequence(stream, 0, 0, 0, 1, 16)]
 
     def one_step(sequences):
         """The weights after one hand-made AdamW step on the mean loss of `sequences`, and each one's loss."""
-        model = load_model(micro)
+        model = load_model(micro, device="cpu")
         model.set_rope(longrope.load_factors(factors, model.config.head_dim))
         model.train()
         losses = []
