@@ -5,6 +5,7 @@
     python bench.py --memory-only --lengths 64k      # peak memory at 64k tokens (float32 logits alone: 8 GB)
     python bench.py --search                         # LongRoPE search throughput on the tiny model at 8x
     python bench.py --compile                        # also ours with torch.compile'd blocks (model.compile_layers)
+    python bench.py --finetune --config 7b-layers --lengths 16k,32k,64k,128k     # train.py finetune's GPU memory
 
 Perplexity evaluation is the inner loop of the LongRoPE search (Section 3.2: every candidate is scored by the
 model's perplexity on long documents), so its speed decides how long a search takes. Both models run in the same
@@ -17,9 +18,11 @@ torch.cuda.max_memory_allocated.
 """
 
 import argparse
+import csv
 import json
 import os
 import platform
+import re
 import resource
 import statistics
 import subprocess
@@ -41,6 +44,62 @@ CONFIGS = {  # transformers LlamaConfig arguments
 }
 
 
+def make_checkpoint(config, folder):
+    """A random transformers Llama of CONFIGS[config] in `folder` (once), with the byte-level tokenizer."""
+    import transformers
+    from pretrain import save_byte_tokenizer
+    if not os.path.exists(os.path.join(folder, "config.json")):
+        torch.manual_seed(0)
+        transformers.LlamaForCausalLM(transformers.LlamaConfig(**CONFIGS[config])).save_pretrained(folder)
+    if not os.path.exists(os.path.join(folder, "tokenizer.json")):
+        save_byte_tokenizer(folder)
+    return folder
+
+
+def finetune_memory(config, folder, lengths, steps=3):
+    """Peak GPU memory and speed of `train.py finetune` (float32 weights under bf16 autocast, AdamW, activation
+    checkpointing; LongRoPE factors of a uniform 32x) against the estimate train.py prints before it starts, one
+    fresh process per length. A length the estimate does not fit stops there, as train.py does."""
+    from longrope import RopeScaling, save_factors
+    from model import load_model
+    cfg = load_model(make_checkpoint(config, folder), device="cpu", dtype=torch.bfloat16).config
+    half, original = cfg.head_dim // 2, cfg.max_position_embeddings
+    factors = save_factors(os.path.join(folder, "factors-32x.json"), RopeScaling(
+        "longrope", 32.0, original, long_factor=(32.0,) * half, short_factor=(1.0,) * half), cfg.head_dim)
+    records = []
+    for n in lengths:
+        with tempfile.TemporaryDirectory() as out:
+            done = subprocess.run([sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "train.py"),
+                                   "finetune", "--model", folder, "--factors", factors, "--length", str(n), "--steps",
+                                   str(steps), "--batch", "1", "--short-batch", "0", "--warmup", "1", "--save-every",
+                                   str(steps), "--device", "cuda", "--out", out], capture_output=True, text=True)
+            estimate = re.search(r"about ([\d.]+) GB per device", done.stdout)
+            peak = re.search(r"peak ([\d.]+) GB allocated \(([\d.]+) GB reserved\)", done.stdout)
+            if estimate is None or (peak is None and "does not fit" not in done.stderr):
+                raise ValueError(f"train.py finetune at {n} tokens failed: {done.stderr.strip()[-300:]}")
+            record = {"config": config, "length": n, "estimate_gb": float(estimate.group(1))}
+            if peak:
+                with open(os.path.join(out, "log.csv")) as f:
+                    speeds = [float(row["tokens_per_s"]) for row in csv.DictReader(f)][1:]  # after the first step
+                record.update(allocated_gb=float(peak.group(1)), reserved_gb=float(peak.group(2)),
+                              tokens_per_s=statistics.median(speeds))
+            records.append(record)
+            print(json.dumps(record))
+    return records
+
+
+def finetune_table(records):
+    """The markdown table the README shows (from --finetune --json)."""
+    lines = ["| model | length | estimate (GB) | peak allocated (GB) | peak reserved (GB) | tokens/s |",
+             "|---|---|---|---|---|---|"]
+    for r in records:
+        measured = "does not fit | - | -"
+        if "allocated_gb" in r:
+            measured = f"{r['allocated_gb']:.1f} | {r['reserved_gb']:.1f} | {r['tokens_per_s']:,.0f}"
+        lines.append(f"| {r['config']} | {format_length(r['length'])} | {r['estimate_gb']:.1f} | {measured} |")
+    return "\n".join(lines)
+
+
 def build_pair(config, folder, device, dtype, compile=False):
     """A random transformers Llama saved to `folder`, and ours loaded from the same files (twice with `compile`:
     the second copy with compiled blocks)."""
@@ -49,10 +108,8 @@ def build_pair(config, folder, device, dtype, compile=False):
     if config == "tiny":
         from model import TINY_DIR
         folder = TINY_DIR
-    elif not os.path.exists(os.path.join(folder, "config.json")):
-        torch.manual_seed(0)
-        hf = transformers.LlamaForCausalLM(transformers.LlamaConfig(**CONFIGS[config]))
-        hf.save_pretrained(folder)
+    else:
+        make_checkpoint(config, folder)
     attn = "sdpa"
     if device == "cuda":
         try:
@@ -241,6 +298,8 @@ def main():
     parser.add_argument("--tiny", action=argparse.BooleanOptionalAction, default=True,
                         help="also time the built-in tiny model at 8x its length")
     parser.add_argument("--search", action="store_true", help="only measure search throughput (tiny, 8x)")
+    parser.add_argument("--finetune", action="store_true",
+                        help="peak memory and speed of train.py finetune against its estimate (CUDA)")
     parser.add_argument("--compile", action="store_true",
                         help="also time ours with torch.compile'd blocks (search.py --compile), after its warm-up")
     parser.add_argument("--json", default=None, help="write the records here")
@@ -256,9 +315,17 @@ def main():
         if args.json:
             save_json(args.json, r)
         return
-    dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if args.device == "cuda" else torch.float32)
     folder = args.folder or os.path.join(tempfile.gettempdir(), f"longrope-bench-{args.config}")
     lengths = parse_lengths(args.lengths)
+    if args.finetune:
+        if args.device != "cuda" or args.config == "tiny":
+            raise ValueError("--finetune measures GPU memory: it needs --device cuda and a --config other than tiny")
+        records = finetune_memory(args.config, folder, lengths)
+        print("\n" + finetune_table(records))
+        if args.json:
+            save_json(args.json, records)
+        return
+    dtype = getattr(torch, args.dtype) if args.dtype else (torch.bfloat16 if args.device == "cuda" else torch.float32)
     import transformers
     print(f"device {args.device} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
           f", torch {torch.__version__}, transformers {transformers.__version__}, {dtype}, config {args.config}")

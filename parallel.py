@@ -334,7 +334,8 @@ def estimate_memory(cfg, seq_len, n_gpus=1, sp_degree=1, zero_stage=3, lora=Fals
     # attention's float32 dq accumulator. With checkpointing only each layer's input survives the forward and one
     # layer's set is rebuilt at a time; without it every layer keeps its set.
     # Measured on an H100: four Llama-2-7B layers in float32 under bf16 autocast (r = 4, c = 2) peaked at 4.0,
-    # 8.1 and 17.7 GB over their model states at 16k, 32k and 64k tokens; this counts 5.8, 11.4 and 22.6.
+    # 8.1 and 17.7 GB over their model states at 16k, 32k and 64k tokens; this counts 5.8, 11.5 and 22.8, and with
+    # the states and OVERHEAD_GB it is within 1.5% of what PyTorch reserved from 32k to 128k (docs/bench_cuda_finetune).
     h, q_heads, kv_heads = cfg.hidden_size, cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
     r, c = dtype_bytes, compute_bytes
     attention = c * (q_heads + 2 * kv_heads + 2 * q_heads) * (2 if sp_degree > 1 else 1)

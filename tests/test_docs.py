@@ -1,7 +1,7 @@
 """The numbers the README cites are the ones the documented commands wrote: docs/results.md and the README's tables
 agree with docs/ppl.json and docs/passkey.json (`python eval.py reproduce --out docs`), the pipeline's table with
 docs/pipeline/summary.json (`python train.py --out docs/pipeline`), the speed table with docs/bench_*.json
-(`python bench.py`), and every figure the README shows exists."""
+(`python bench.py`, on a CPU and on an H100), and every figure the README shows exists."""
 
 import json
 import os
@@ -102,6 +102,30 @@ def test_readme_speed_table_is_the_benchmark_output():
     assert bench.search_line(load("bench_search.json")) in text
     memory = load("bench_cpu_64k.json")[0]
     assert f"{memory['ours_peak_mb']:.0f} MB" in text and memory["ours_peak_mb"] < memory["float32_logits_mb"] / 4
+
+
+def test_readme_gpu_section_is_the_h100_output():
+    """bench.py on CUDA (docs/bench_cuda*.json) and the tiny pipeline on the same GPU (docs/pipeline-h100)."""
+    import bench
+    text = " ".join(readme().split())  # paragraphs wrap anywhere
+    for line in bench.table(load("bench_cuda.json")).splitlines() + bench.finetune_table(
+            load("bench_cuda_finetune.json")).splitlines():
+        assert line in readme(), line
+    long = load("bench_cuda_long.json")
+    peaks = [f"{r['ours_peak_mb']:.0f}" for r in long]
+    assert f"{peaks[0]}, {peaks[1]} and {peaks[2]} MB" in text
+    assert all(r["ours_peak_mb"] < r["float32_logits_mb"] for r in long)
+    for a, b in zip(long, long[1:]):  # linear in length
+        assert b["ours_peak_mb"] / a["ours_peak_mb"] == pytest.approx(b["length"] / a["length"], rel=0.05)
+    for r in load("bench_cuda_finetune.json"):
+        if "allocated_gb" in r:  # the estimate train.py stops on covers what the stage took
+            assert r["allocated_gb"] < r["estimate_gb"] < 1.1 * r["reserved_gb"] + 2, r
+    ppl = {(r["model"], r["length"]): r["ppl"] for r in load(os.path.join("pipeline-h100", "summary.json"))["records"]}
+    final, tuned, original = ("final (fine-tuned, searched, recovered)", "fine-tuned at 8k", "original model")
+    assert (f"fine-tuned at 8k {ppl[tuned, 8192]:.3f}, final at 64k {ppl[final, 65536]:.3f} "
+            f"({ppl[final, 65536] / ppl[tuned, 8192]:.2f}x") in text
+    assert (f"final at 128 tokens {ppl[final, 128]:.3f}, {100 * (ppl[final, 128] / ppl[original, 128] - 1):.1f}% "
+            f"above the original model's {ppl[original, 128]:.3f}") in text
 
 
 def test_readme_short_batch_table_is_the_three_summaries():
