@@ -1,7 +1,8 @@
-"""Speed and memory of perplexity evaluation: our model against transformers' LlamaForCausalLM, same weights.
+"""Speed and memory of perplexity evaluation: our model against transformers' Llama (or Mistral), same weights.
 
     python bench.py                                  # CPU, a small config (32000 vocab) at 1k, 4k, 16k + the tiny model
     python bench.py --config 7b-layers --device cuda --lengths 8k,16k,32k     # 4 Llama-2-7B layers in bf16
+    python bench.py --config mistral-7b-layers --device cuda --lengths 8k,16k,32k   # 4 Mistral-7B layers, window 4k
     python bench.py --memory-only --lengths 64k      # peak memory at 64k tokens (float32 logits alone: 8 GB)
     python bench.py --search                         # LongRoPE search throughput on the tiny model at 8x
     python bench.py --compile                        # also ours with torch.compile'd blocks (model.compile_layers)
@@ -34,23 +35,28 @@ import torch
 
 from common import format_length, parse_lengths, run_cli, save_json
 
-CONFIGS = {  # transformers LlamaConfig arguments
+CONFIGS = {  # transformers LlamaConfig (or model_type's config) arguments
     "small": dict(vocab_size=32000, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
                   num_attention_heads=4, num_key_value_heads=4, head_dim=64, max_position_embeddings=4096),
     "small-gqa": dict(vocab_size=32000, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
                       num_attention_heads=8, num_key_value_heads=2, head_dim=32, max_position_embeddings=4096),
     "7b-layers": dict(vocab_size=32000, hidden_size=4096, intermediate_size=11008, num_hidden_layers=4,
                       num_attention_heads=32, num_key_value_heads=32, head_dim=128, max_position_embeddings=4096),
+    "mistral-7b-layers": dict(model_type="mistral", vocab_size=32000, hidden_size=4096, intermediate_size=14336,
+                              num_hidden_layers=4, num_attention_heads=32, num_key_value_heads=8, head_dim=128,
+                              max_position_embeddings=32768, sliding_window=4096),
 }
 
 
 def make_checkpoint(config, folder):
-    """A random transformers Llama of CONFIGS[config] in `folder` (once), with the byte-level tokenizer."""
+    """A random transformers Llama (or Mistral) of CONFIGS[config] in `folder` (once), with the byte-level tokenizer."""
     import transformers
     from pretrain import save_byte_tokenizer
     if not os.path.exists(os.path.join(folder, "config.json")):
         torch.manual_seed(0)
-        transformers.LlamaForCausalLM(transformers.LlamaConfig(**CONFIGS[config])).save_pretrained(folder)
+        args = dict(CONFIGS[config])
+        config = transformers.AutoConfig.for_model(args.pop("model_type", "llama"), **args)
+        transformers.AutoModelForCausalLM.from_config(config).save_pretrained(folder)
     if not os.path.exists(os.path.join(folder, "tokenizer.json")):
         save_byte_tokenizer(folder)
     return folder

@@ -108,8 +108,8 @@ def test_readme_gpu_section_is_the_h100_output():
     """bench.py on CUDA (docs/bench_cuda*.json) and the tiny pipeline on the same GPU (docs/pipeline-h100)."""
     import bench
     text = " ".join(readme().split())  # paragraphs wrap anywhere
-    for line in bench.table(load("bench_cuda.json")).splitlines() + bench.finetune_table(
-            load("bench_cuda_finetune.json")).splitlines():
+    for line in (bench.table(load("bench_cuda.json")).splitlines() + bench.table(load("bench_cuda_mistral.json"))
+                 .splitlines() + bench.finetune_table(load("bench_cuda_finetune.json")).splitlines()):
         assert line in readme(), line
     long = load("bench_cuda_long.json")
     peaks = [f"{r['ours_peak_mb']:.0f}" for r in long]
