@@ -55,8 +55,8 @@ def make_checkpoint(config, folder):
     if not os.path.exists(os.path.join(folder, "config.json")):
         torch.manual_seed(0)
         args = dict(CONFIGS[config])
-        config = transformers.AutoConfig.for_model(args.pop("model_type", "llama"), **args)
-        transformers.AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+        hf_config = transformers.AutoConfig.for_model(args.pop("model_type", "llama"), **args)
+        transformers.AutoModelForCausalLM.from_config(hf_config).save_pretrained(folder)
     if not os.path.exists(os.path.join(folder, "tokenizer.json")):
         save_byte_tokenizer(folder)
     return folder

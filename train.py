@@ -396,8 +396,8 @@ def pipeline_documents(val_docs, stages, original, target, args):
     search_docs = search_samples(val_docs)
     held_out = not_searched(search_docs)
     if sum(len(d) >= target for d in held_out) < args.eval_samples:
-        # A corpus with few documents of the target length (Python 3.12's stdlib validation split has four of 64k
-        # tokens) whose searches took them all: the summary's long documents are set aside first.
+        # A corpus with few documents of the target length, all taken by the searches (each draws on its own, so
+        # together they may take every one): the summary's long documents are set aside first.
         reserved = common.sample_documents(val_docs, target, args.eval_samples, seed=args.seed + 1, what=what)
         search_docs = search_samples(evaluation.held_out(val_docs, reserved))
         held_out = not_searched(search_docs)
