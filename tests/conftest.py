@@ -15,6 +15,14 @@ torch.set_num_threads(1)
 
 TINY = dict(vocab_size=96, hidden_size=64, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
             head_dim=16, max_position_embeddings=32, rope_theta=1000.0, rms_norm_eps=1e-5)
+# transformers' longrope dict for TINY's 8 frequencies, 4x its 32 positions
+LONGROPE_DICT = {"rope_type": "longrope", "original_max_position_embeddings": 32, "factor": 4.0,
+                 "short_factor": [1.0, 1.02, 1.05, 1.1, 1.2, 1.3, 1.5, 1.8],
+                 "long_factor": [1.0, 1.3, 2.0, 2.9, 4.5, 7.0, 11.0, 17.0]}
+
+
+def tokens_for(seq_len, batch=2, seed=0, vocab=96):
+    return torch.randint(0, vocab, (batch, seq_len), generator=torch.Generator().manual_seed(seed))
 
 
 def randomize_(model, seed=0):

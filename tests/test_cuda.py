@@ -9,20 +9,11 @@ import pytest
 import torch
 
 import train
-from conftest import hf_model, save_hf
+from conftest import LONGROPE_DICT, hf_model, save_hf, tokens_for
 from longrope import RopeScaling, save_factors
 from model import load_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-LONGROPE = {"rope_type": "longrope", "original_max_position_embeddings": 32, "factor": 4.0,
-            "short_factor": [1.0, 1.02, 1.05, 1.1, 1.2, 1.3, 1.5, 1.8],
-            "long_factor": [1.0, 1.3, 2.0, 2.9, 4.5, 7.0, 11.0, 17.0]}
-
-
-def tokens_for(seq_len, vocab=96, seed=0):
-    return torch.randint(0, vocab, (2, seq_len), generator=torch.Generator().manual_seed(seed))
-
 
 def relative_error(x, ref):
     return float((x.double().cpu() - ref).norm() / ref.norm())
@@ -33,7 +24,7 @@ def test_bf16_logits_are_as_close_to_float64_as_transformers_bf16(tmp_path, mode
     """Both in bf16 on the GPU (ours through flash-attn when installed, else SDPA; Mistral's window of 8 at 40
     tokens through the masked blocks), each against transformers in float64 on the CPU."""
     from transformers import AutoModelForCausalLM
-    hf = hf_model(model_type, rope_scaling=LONGROPE, max_position_embeddings=128)
+    hf = hf_model(model_type, rope_scaling=LONGROPE_DICT, max_position_embeddings=128)
     path = save_hf(hf, str(tmp_path / model_type))
     tokens = tokens_for(40)
     with torch.no_grad():
@@ -48,13 +39,14 @@ def test_bf16_logits_are_as_close_to_float64_as_transformers_bf16(tmp_path, mode
 def test_float32_loss_over_several_gpu_chunks_equals_transformers(tmp_path):
     """3000 tokens of an 8192 vocabulary: the loss walks 2048-row chunks on a GPU; Mistral's 512-token window
     runs block by block past its length; LongRoPE's long factors and attention scale apply."""
-    hf = hf_model("mistral", vocab_size=8192, sliding_window=512, rope_scaling=LONGROPE, max_position_embeddings=128)
+    hf = hf_model("mistral", vocab_size=8192, sliding_window=512, rope_scaling=LONGROPE_DICT,
+                  max_position_embeddings=128)
     tokens = tokens_for(3000, vocab=8192)
     ours = load_model(save_hf(hf, str(tmp_path / "m")), device="cuda", dtype=torch.float32)
     with torch.no_grad():
         expected = float(hf(tokens, labels=tokens, use_cache=False).loss)
         got = float(ours.loss(tokens.cuda()))
-        unwindowed = float(hf_model("mistral", vocab_size=8192, sliding_window=None, rope_scaling=LONGROPE,
+        unwindowed = float(hf_model("mistral", vocab_size=8192, sliding_window=None, rope_scaling=LONGROPE_DICT,
                                     max_position_embeddings=128)(tokens, labels=tokens, use_cache=False).loss)
     assert got == pytest.approx(expected, rel=1e-5)
     assert abs(unwindowed - expected) > 1e-3  # the window changes this loss: the check above sees it
@@ -84,7 +76,7 @@ def test_memory_at_64k_tokens_is_linear_and_far_below_the_logits(tmp_path):
 
 
 def test_compiled_blocks_equal_eager_on_cuda(tmp_path):
-    hf = hf_model("mistral", rope_scaling=LONGROPE, max_position_embeddings=128)
+    hf = hf_model("mistral", rope_scaling=LONGROPE_DICT, max_position_embeddings=128)
     path = save_hf(hf, str(tmp_path / "m"))
     eager = load_model(path, device="cuda", dtype=torch.float32)
     compiled = load_model(path, device="cuda", dtype=torch.float32).compile_layers()

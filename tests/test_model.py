@@ -15,15 +15,11 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 import model as model_module
-from conftest import hf_logits, hf_model, save_hf
+from conftest import LONGROPE_DICT, hf_logits, hf_model, save_hf, tokens_for
 from longrope import RopeScaling
 from model import chunked_cross_entropy, load_model, meta_to_rotate_half, save_model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def tokens_for(seq_len, batch=2, seed=0, vocab=96):
-    return torch.randint(0, vocab, (batch, seq_len), generator=torch.Generator().manual_seed(seed))
 
 
 @torch.no_grad()
@@ -84,11 +80,6 @@ def test_sliding_window_masks_exactly_the_old_tokens(hf_checkpoint):
         full = ours.logits(tokens)
     torch.testing.assert_close(windowed[:, :8], full[:, :8])
     assert (windowed[:, 8:] - full[:, 8:]).abs().amax(-1).min() > 1e-3
-
-
-LONGROPE_DICT = {"rope_type": "longrope", "original_max_position_embeddings": 32, "factor": 4.0,
-                 "short_factor": [1.0, 1.02, 1.05, 1.1, 1.2, 1.3, 1.5, 1.8],
-                 "long_factor": [1.0, 1.3, 2.0, 2.9, 4.5, 7.0, 11.0, 17.0]}
 
 
 @pytest.mark.parametrize("rope_dict,max_len", [
