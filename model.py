@@ -244,7 +244,7 @@ def _cross_entropy_sum(hidden, weight, targets):
 def _cross_entropy_sum_tiled(hidden, weight, targets, buffer):
     """The same sum without autograd: logsumexp over the vocabulary one (rows x buffer columns) tile of logits at a
     time, as a running maximum and a running sum of exponentials (the online softmax), minus the target's logit.
-    Every tile is written into the same `buffer`: a fresh 16 MB tensor per tile costs its page faults each time."""
+    Every tile is written into the same `buffer`: a fresh 8 MB tensor per tile costs its page faults each time."""
     keep = targets != -100
     hidden, targets = hidden[keep], targets[keep]
     top = hidden.new_full((hidden.shape[0],), -math.inf, dtype=torch.float32)
@@ -266,17 +266,17 @@ def chunked_cross_entropy(hidden, weight, targets, chunk_size=None, vocab_chunk=
     Under autograd each chunk is recomputed in the backward pass, so training memory stays linear in length too.
     Without autograd on a CPU, each chunk of rows also walks a larger vocabulary in tiles of `vocab_chunk` columns.
     """
-    vocab_chunk = vocab_chunk or 4096
+    vocab_chunk = vocab_chunk or 1024
     grad = torch.is_grad_enabled() and hidden.requires_grad
     tiled = not grad and not weight.is_cuda and weight.shape[0] > vocab_chunk
     if tiled:
         # A CPU computes logits fastest when the slice of the output weight a matmul reads and the logits it writes
-        # both stay in the last-level cache: 1024 x 4096 tiles (16 MB of logits, 4 MB of a 4096-wide weight slice)
-        # instead of rows against the whole (V, D) weight, which streams all of it from memory for every chunk
-        # of rows. At 4k tokens, a 32000 vocabulary and D = 256, two threads of a 32 MB-cache CPU take 0.71 s in
-        # these tiles, 0.80 s in 256-row chunks with F.cross_entropy and 0.98 s in one piece. A vocabulary of one
-        # tile or less (the tiny model's) gains nothing and takes the row chunks below.
-        fits = (1 << 22) // vocab_chunk
+        # both stay in cache: 2048 x 1024 tiles (8 MB of logits, 1 MB of a 1024-wide weight slice) instead of rows
+        # against the whole (V, D) weight, which streams all of it from memory for every chunk of rows. At 4k
+        # tokens, a 32000 vocabulary and D = 256, two threads of a 32 MB-cache CPU take 0.57 s in these tiles, 0.64 s
+        # in 1024 x 4096 ones, 0.76 s in 256-row chunks with F.cross_entropy and 1.21 s in one piece. A vocabulary
+        # of one tile or less (the tiny model's) gains nothing and takes the row chunks below.
+        fits = (1 << 21) // vocab_chunk
     else:
         # Rows per chunk: a power of two with at most 8M logits (32 MB float32) on a CPU, so the logits stay in the
         # last-level cache between the matmul that writes them and the softmax that reads them (one thread, 4k
