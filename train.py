@@ -401,11 +401,11 @@ def pipeline_documents(val_docs, stages, original, target, args):
         reserved = common.sample_documents(val_docs, target, args.eval_samples, seed=args.seed + 1, what=what)
         search_docs = search_samples(evaluation.held_out(val_docs, reserved))
         held_out = not_searched(search_docs)
+    unseen = "the validation documents not used by the searches"
     eval_docs = {  # the long lengths on the same --eval-samples documents, the original one on more (it is cheap)
-        "long": common.sample_documents(held_out, target, args.eval_samples, seed=args.seed + 1,
-                                        what="the validation documents not used by the searches"),
+        "long": common.sample_documents(held_out, target, args.eval_samples, seed=args.seed + 1, what=unseen),
         "short": common.sample_documents(held_out, original, max(args.eval_samples, SHORT_EVAL_SAMPLES),
-                                         seed=args.seed + 1, what="the validation documents not used by the searches")}
+                                         seed=args.seed + 1, what=unseen)}
     return search_docs, eval_docs
 
 

@@ -15,6 +15,7 @@ from model import load_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
+
 def relative_error(x, ref):
     return float((x.double().cpu() - ref).norm() / ref.norm())
 

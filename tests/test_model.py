@@ -251,6 +251,21 @@ def test_tiled_cross_entropy_without_autograd_equals_full(chunk_size, vocab_chun
     assert expected.item() > 100  # the logits are far from uniform
 
 
+def test_default_tiles_cover_partial_row_chunks_and_vocabulary_tiles():
+    """The CPU defaults (2048 rows x 1024 vocabulary columns) with a partial last chunk of rows and a partial last
+    tile of the vocabulary: 2100 rows and 1100 words are two of each."""
+    g = torch.Generator().manual_seed(2)
+    hidden, weight = 3 * torch.randn(2100, 16, generator=g), torch.randn(1100, 16, generator=g)
+    targets = torch.randint(0, 1100, (2100,), generator=g)
+    targets[2090:] = -100
+    expected = F.cross_entropy(hidden @ weight.t(), targets, ignore_index=-100, reduction="sum")
+    with torch.inference_mode():
+        got = chunked_cross_entropy(hidden, weight, targets)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+    top = (hidden @ weight.t()).argmax(1)
+    assert (top >= 1024).any() and (top < 1024).any()  # rows whose maximum lies in either tile
+
+
 def test_model_loss_equals_full_cross_entropy(hf_checkpoint, monkeypatch):
     monkeypatch.setattr(model_module, "chunked_cross_entropy", functools.partial(chunked_cross_entropy, chunk_size=5))
     hf, path = hf_checkpoint("mistral", "safetensors")
