@@ -47,6 +47,43 @@ def format_length(n):
     return str(n)
 
 
+def original_length(model, requested=None):
+    """L, the length every factor is relative to: `requested` (--original-length) if given, else the model's own
+    (its rope dict's original_max_position_embeddings, else max_position_embeddings). A sliding window shorter than
+    that (Mistral-7B: 4096 of 32768) bounds every distance attention has seen, so the window is L then, as in the
+    official LongRoPE code; a warning says which value was used."""
+    if requested:
+        return parse_length(requested)
+    length, window = model.rope.original_max_len, model.config.sliding_window
+    if window and window < length:
+        print(f"warning: the model's sliding window ({window}) is shorter than its max_position_embeddings "
+              f"({length}); using {window} as the original length (set --original-length to choose)", file=sys.stderr)
+        return window
+    return length
+
+
+def parse_window(text, target=None):
+    """--sliding-window: 'model' (the checkpoint's own, None here), 'none' (no window: full causal attention),
+    'target' (widened to the target length) or a number of tokens -> the window to set, or 'model'."""
+    text = str(text).strip().lower()
+    if text in ("model", "none"):
+        return None if text == "none" else "model"
+    window = target if text == "target" else parse_length(text)
+    if window is None:
+        raise ValueError("--sliding-window target needs a target length")
+    if target is not None and window > target:
+        raise ValueError(f"--sliding-window {text} ({window} tokens) is larger than the target length {target}; "
+                         f"use --sliding-window none to drop the window")
+    return window
+
+
+def apply_window(model, window):
+    """Widens, narrows or drops (None) the model's sliding window; 'model' leaves it. Only models that have one."""
+    if window != "model" and model.config.sliding_window:
+        model.set_sliding_window(window)
+    return model
+
+
 def reproducing_command(argv, script="train.py"):
     """The command line without --resume and --stop-after N: they do not change the result."""
     kept, skip = [], False
@@ -236,16 +273,46 @@ def pack_documents(docs, eos_id):
     return torch.cat([t for doc in docs for t in (doc, eos)])
 
 
-def sample_documents(docs, length, count, seed=0, what="the data"):
-    """`count` documents of at least `length` tokens, each cut to its first `length` (seeded choice)."""
+def sample_documents(docs, length, count, seed=0, what="the data", join=False):
+    """`count` documents of at least `length` tokens, each cut to its first `length` (seeded choice).
+
+    `join`: where fewer than `count` documents are that long, long documents are made from the short ones
+    (`joined_documents`) and sampled instead, as long-context evaluations join books or a repository's files."""
     long_enough = [d for d in docs if len(d) >= length]
+    if len(long_enough) < count and join:
+        long_enough = joined_documents(docs, length)
     if len(long_enough) < count:
-        longest = max((len(d) for d in docs), default=0)
-        raise ValueError(f"{what} has {len(long_enough)} documents of at least {length} tokens but {count} are "
-                         f"needed (longest: {longest} tokens); use shorter lengths, fewer samples or longer documents")
+        longest = sum(len(d) for d in docs) if join else max((len(d) for d in docs), default=0)
+        made = "joined documents" if join else "documents"
+        raise ValueError(f"{what} has {len(long_enough)} {made} of at least {length} tokens but {count} are "
+                         f"needed (longest: {longest} tokens{' with all of them joined' if join else ''}); use shorter lengths, "
+                         f"fewer samples or longer documents")
     order = list(range(len(long_enough)))
     random.Random(seed).shuffle(order)
     return [long_enough[i][:length] for i in sorted(order[:count])]
+
+
+def joined_documents(docs, length):
+    """The documents end to end in their order (path order for a folder, as a repository is read), cut into
+    consecutive pieces of `length` tokens; the last, shorter piece is dropped. Each piece is a long document made
+    only of the documents it joins, so a split of the documents is a split of the pieces too."""
+    stream = torch.cat(list(docs)) if docs else torch.zeros(0, dtype=torch.long)
+    return [stream[i:i + length] for i in range(0, len(stream) - length + 1, length)]
+
+
+SEARCH_SHARE = 1 / 3  # of the validation tokens: the searches' documents; the rest is held out for evaluation
+
+
+def split_documents(docs, share=SEARCH_SHARE):
+    """(search documents, evaluation documents): the whole documents, in order, up to `share` of the tokens, and
+    the rest. Searches score candidates on the first part only, so every number measured on the second (joined
+    into long documents or not) is on text no search and no training step has seen."""
+    total, running = sum(len(d) for d in docs), 0
+    for i, d in enumerate(docs):
+        if running >= share * total:
+            return list(docs[:i]), list(docs[i:])
+        running += len(d)
+    return list(docs), []
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -282,6 +349,19 @@ def passkey_prompt(tokenizer, length, depth, key, with_task=True):
     cut = min((b for b in boundaries if b <= budget), key=lambda b: abs(b - depth * budget))
     ids = head + filler[:cut] + needle + filler[cut:budget] + question
     return ids, len(head) + cut
+
+
+def passkey_example(tokenizer, rng, max_len, with_task=False):
+    """A training example: a passkey prompt of random key, depth and length followed by the answer and </s>, at
+    most max_len + 1 tokens (`rng`: a numpy Generator). Pretraining mixes these in at the base length, fine-tuning
+    at its own lengths, so the model learns retrieval from them."""
+    key = int(rng.integers(10000, 100000))
+    answer = tokenizer.encode(f" {key}.") + ([tokenizer.eos_id] if tokenizer.eos_id is not None else [])
+    head = tokenizer.encode(PASSKEY_TASK if with_task else "", bos=True)
+    shortest = len(head) + len(tokenizer.encode(" " + passkey_needle(key))) + len(tokenizer.encode(" " + PASSKEY_QUESTION))
+    length = int(rng.integers(shortest, max_len + 1 - len(answer) + 1))
+    prompt, _ = passkey_prompt(tokenizer, length, float(rng.random()), key, with_task=with_task)
+    return prompt + answer
 
 
 def passkey_answer(text):

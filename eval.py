@@ -21,6 +21,7 @@ from dataclasses import replace
 import torch
 from tqdm import tqdm
 
+import common
 from common import (format_length, load_documents, load_tokenizer, parse_lengths, passkey_answer, passkey_prompt,
                     run_cli, sample_documents, save_csv, save_json)
 from longrope import load_factors, parse_rope, rescale_factors
@@ -29,13 +30,14 @@ from model import load_model
 
 def load(args):
     model = load_model(args.model, device=args.device, dtype=getattr(torch, args.dtype) if args.dtype else None)
+    common.apply_window(model, common.parse_window(getattr(args, "sliding_window", "model")))
     if getattr(args, "compile", False):
         model.compile_layers()
     return model, load_tokenizer(args.model)
 
 
 def original_length(model, args):
-    return args.original_length or model.rope.original_max_len
+    return common.original_length(model, args.original_length)
 
 
 def rope_for(spec, model, original, length, target=None):
@@ -117,7 +119,8 @@ def cmd_ppl(args):
     for spec in specs:  # fail before any work on a bad method or factor file
         rope_for(spec, model, original, max(lengths), target)
     docs = sample_documents(load_documents(args.data, tokenizer, "validation", model.config.vocab_size),
-                            max(lengths), args.samples, args.seed, what=args.data or "the validation corpus")
+                            max(lengths), args.samples, args.seed, what=args.data or "the validation corpus",
+                            join=True)
     stride = None if args.protocol == "truncate" else (lambda n: args.stride or n // 2)
     records = perplexity_table(model, docs, specs, lengths, original, target, stride)
     print_table(records, "ppl", f"perplexity ({args.protocol}, {len(docs)} documents)", "{:.3f}")
@@ -385,8 +388,11 @@ def main():
                        help="comma-separated: model (the checkpoint's own), none, pi, ntk, dynamic-ntk, yarn, FILE.json")
         p.add_argument("--target", default=None,
                        help="length the baseline methods are stretched to (default: each evaluated length)")
-        p.add_argument("--original-length", type=int, default=None,
-                       help="the model's pretraining length (default: from its config)")
+        p.add_argument("--original-length", default=None,
+                       help="the model's pretraining length (default: from its config, or its sliding window when "
+                            "that is shorter, as for Mistral-7B)")
+        p.add_argument("--sliding-window", default="model",
+                       help="Mistral's window: model (the checkpoint's own), none, or a length (default: %(default)s)")
         p.add_argument("--seed", type=int, default=0)
         p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if present)")
         p.add_argument("--dtype", default=None, help="float32 or bfloat16 (default: bfloat16 on CUDA)")
@@ -434,7 +440,7 @@ def main():
     p.add_argument("--resume", action="store_true", help="reuse or resume the search in --out")
     p.add_argument("--device", default=None)
     p.add_argument("--dtype", default=None)
-    p.add_argument("--original-length", type=int, default=None)
+    p.add_argument("--original-length", default=None)
     p.set_defaults(run=cmd_reproduce)
 
     args = parser.parse_args()

@@ -317,6 +317,12 @@ class Transformer(nn.Module):
         """Swap the position rescaling; weights are untouched (the search tries thousands of these)."""
         self.rope = rope
 
+    def set_sliding_window(self, window):
+        """Mistral's window widened, narrowed or dropped (None); weights untouched, and save_model writes it."""
+        self.config.sliding_window = window
+        for layer in self.layers:
+            layer.self_attn.window = window
+
     def compile_layers(self):
         """torch.compile each block for perplexity evaluation (`--compile` of search.py, eval.py ppl and bench.py).
 

@@ -95,22 +95,12 @@ def save_byte_tokenizer(out_dir):
 # Data: windows of the packed corpus, some ending in a passkey prompt; a pure function of (seed, step)
 
 
-def passkey_example(tokenizer, rng, base_len):
-    """A passkey prompt of random key, depth and length followed by the answer: at most base_len + 1 tokens."""
-    key = int(rng.integers(10000, 100000))
-    answer = tokenizer.encode(f" {key}.") + [EOS_ID]
-    shortest = 1 + len(tokenizer.encode(" " + common.passkey_needle(key))) + len(tokenizer.encode(" " + common.PASSKEY_QUESTION))
-    length = int(rng.integers(shortest, base_len + 1 - len(answer) + 1))
-    prompt, _ = common.passkey_prompt(tokenizer, length, float(rng.random()), key, with_task=False)
-    return prompt + answer
-
-
 def training_batch(stream, tokenizer, seed, step, batch, base_len, passkey_fraction):
     """(batch, base_len + 1) tokens: random windows of the stream, a few ending in a passkey example."""
     rng = np.random.default_rng([seed, step])
     rows = []
     for _ in range(batch):
-        tail = passkey_example(tokenizer, rng, base_len) if rng.random() < passkey_fraction else []
+        tail = common.passkey_example(tokenizer, rng, base_len) if rng.random() < passkey_fraction else []
         n = base_len + 1 - len(tail)
         start = int(rng.integers(0, len(stream) - n + 1))
         rows.append(torch.cat([stream[start:start + n], torch.tensor(tail, dtype=torch.long)]))

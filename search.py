@@ -341,7 +341,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="tiny", help="model folder (Hugging Face or Meta) or 'tiny' (default: tiny)")
     p.add_argument("--target", help="target length: 8x (times the original length), 1k, 128k, 2m")
-    p.add_argument("--original-length", help="original context length (default: the model config's)")
+    p.add_argument("--original-length", help="original context length (default: the model config's, or its "
+                                              "sliding window when that is shorter, as for Mistral-7B)")
+    p.add_argument("--sliding-window", default="target",
+                   help="Mistral's window while scoring: target (widened to the search length, as the official code "
+                        "does), none, model (the checkpoint's) or a length (default: %(default)s)")
     p.add_argument("--population", type=int, default=d.population, help="population size P (default: %(default)s)")
     p.add_argument("--iterations", type=int, default=d.iterations, help="iterations T (default: %(default)s)")
     p.add_argument("--parents", type=int, default=d.parents, help="top-k parents kept (default: %(default)s)")
@@ -496,12 +500,14 @@ def main(argv=None):
     head_dim = model.config.head_dim
     recover = longrope.load_factors(args.factors, head_dim) if args.recover else None
     init = longrope.load_factors(args.init, head_dim) if args.init else None
-    original = common.parse_length(args.original_length) if args.original_length else model.rope.original_max_len
+    original = common.original_length(model, args.original_length)
     if recover is not None:
         length = common.parse_length(args.short_length, recover.original_max_len) if args.short_length else None
         needed = length or recover.original_max_len
     else:
         length = needed = common.parse_length(args.target, original)
+    reach = int(round(recover.factor * recover.original_max_len)) if recover else length  # what the factors are for
+    common.apply_window(model, common.parse_window(args.sliding_window, reach))
     docs = common.load_documents(args.data, common.load_tokenizer(args.model), "validation", model.config.vocab_size)
     documents = common.sample_documents(docs, needed, args.samples, seed=args.seed,
                                         what=args.data or "the stdlib validation split")

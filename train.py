@@ -56,7 +56,9 @@ from tqdm import tqdm
 
 import common
 import longrope
+import plan
 from model import TINY_DIR, load_model, resolve_model_dir, save_model
+from plan import check_memory, plan_stages  # noqa: F401 (train.plan_stages, as before)
 
 # ----------------------------------------------------------------------------------------------------------------
 # Fine-tuning one stage (Section 4.1): AdamW, linear warmup then linear decay, gradient accumulation, activation
@@ -87,6 +89,7 @@ class Context:
         self.dp_rank, self.dp_world = self.rank // self.sp, self.world // self.sp
         self.bf16 = self.device.type == "cuda" and torch.cuda.is_bf16_supported()
         self.left = args.stop_after
+        self.window = "model"  # the sliding window every model of the run gets (--sliding-window)
 
     @property
     def main(self):
@@ -105,7 +108,7 @@ class Context:
 
     def inference_model(self, path):
         """A model for the searches and the summary: on this rank's device, sequence-parallel under a launcher."""
-        model = load_model(path, device=self.device)
+        model = common.apply_window(load_model(path, device=self.device), self.window)
         if self.world > 1:
             import parallel
             parallel.apply_sequence_parallel(model, self.group)
@@ -170,12 +173,17 @@ def lr_multiplier(step, warmup, steps):
     return max(0.0, (steps - step) / (steps - warmup + 1))
 
 
-def training_sequence(stream, seed, stage, step, index, length):
+def training_sequence(stream, seed, stage, step, index, length, tokenizer=None, passkey_fraction=0.0):
     """Sequence `index` of optimizer step `step`: length + 1 tokens of the packed documents (<s> doc </s> ...) at
-    a place that depends only on (seed, stage, step, index), so a resumed run sees exactly the same data."""
+    a place that depends only on (seed, stage, step, index), so a resumed run sees exactly the same data. With
+    `passkey_fraction`, that share of the sequences ends in a passkey example of random length up to `length`
+    (common.passkey_example), as pretraining mixed them in at the base length."""
     rng = np.random.default_rng([seed, stage, step, index])
     start = int(rng.integers(0, len(stream) - length))
-    return stream[start:start + length + 1]
+    if not (passkey_fraction and rng.random() < passkey_fraction):
+        return stream[start:start + length + 1]
+    tail = common.passkey_example(tokenizer, rng, length, with_task=not tokenizer.byte_level)
+    return torch.cat([stream[start:start + length + 1 - len(tail)], torch.tensor(tail, dtype=stream.dtype)])
 
 
 TOKENIZER_SKIP = (".safetensors", ".bin", ".pth", ".pt", ".index.json")
@@ -190,13 +198,14 @@ def copy_tokenizer(src, dst):
             shutil.copy2(path, os.path.join(dst, name))
 
 
-def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume):
-    """Fine-tunes the model in model_dir at `length` tokens with `rope`; writes it (HF format, the rope dict in its
-    config.json) to out_dir. The state is saved every --save-every steps and read back on `resume`."""
+def finetune(model_dir, rope, length, out_dir, stage, stream, tokenizer, opts, ctx, resume):
+    """Fine-tunes the model in model_dir at `length` tokens with `rope` on windows of `stream` (`tokenizer` writes the
+    passkey examples); writes it (HF format, the rope dict in its config.json) to out_dir. The state is saved every
+    --save-every steps and read back on `resume`."""
     import parallel
     steps = opts.steps[min(stage, len(opts.steps) - 1)]
     batch = opts.batch  # a multiple of ctx.dp_world: both callers check it before any work
-    model = load_model(model_dir, device=ctx.device, dtype=torch.float32)
+    model = common.apply_window(load_model(model_dir, device=ctx.device, dtype=torch.float32), ctx.window)
     model.set_rope(rope)
     model.gradient_checkpointing = True
     torch.manual_seed(opts.seed + stage)
@@ -255,7 +264,8 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, opts, ctx, resume)
         started = time.time()
         sums = torch.zeros(2, dtype=torch.float64)  # summed loss of the long and of the short sequences
         for i, n, is_short in mine:
-            tokens = training_sequence(stream, opts.seed, stage, step, i, n).to(ctx.device)[None]
+            tokens = training_sequence(stream, opts.seed, stage, step, i, n, tokenizer,
+                                       opts.passkey_fraction).to(ctx.device)[None]
             with autocast:
                 if engine is not None:
                     loss = parallel.sequence_parallel_loss(engine, tokens[:, :-1], ctx.group, tokens[:, 1:])
@@ -313,24 +323,12 @@ PAPER = {  # Section 4.1, Llama-2-7B (L = 4k): 400 steps at 128k then 600 at 256
     # global batch 32; the search budget of Section 4.1 (population 64, 40 iterations, 32 parents, 16 + 16)
     "steps": "400,600", "lr": 2e-5, "warmup": 20, "batch": 32, "search_budget": "64,40,32,16,16",
     "final_search_budget": "64,40,32,16,16", "recover_budget": "64,40,32,16,16", "search_samples": 5,
-    "eval_samples": 5, "short_batch": 0}
+    "eval_samples": 5, "short_batch": 0, "passkey_fraction": 0.0}
 TINY = {  # the same pipeline on the tiny model in under half an hour on 2 CPU cores (fine-tuning at 4k and 8k
     # tokens; one forward pass at 64k takes about 80 seconds, so the 64k search scores 6 candidates)
     "steps": "40,30", "lr": 3e-4, "warmup": 4, "batch": 2, "search_budget": "8,3,4,4,4",
     "final_search_budget": "4,1,2,1,1", "recover_budget": "16,10,8,8,8", "search_samples": 1, "eval_samples": 1,
-    "short_batch": 2}
-
-
-def plan_stages(original, target):
-    """[(name, kind, length)] in order. Fine-tuning at 32 L and 64 L (those up to the target; the target itself
-    when it is shorter than 32 L), then one more search at the target if it lies beyond (512 L = 2048k)."""
-    fmt = common.format_length
-    tuned = [n for n in (32 * original, 64 * original) if n <= target] or [target]
-    stages = [(f"search-{fmt(n)}", "search", n) for n in tuned]
-    stages += [(f"finetune-{fmt(n)}", "finetune", n) for n in tuned]
-    if target > tuned[-1]:
-        stages.append((f"search-{fmt(target)}", "extend", target))
-    return stages + [("recover", "recover", original), ("export", "export", target), ("summary", "summary", target)]
+    "short_batch": 2, "passkey_fraction": 0.4}
 
 
 def parse_budget(text, what):
@@ -350,62 +348,29 @@ def check_batches(opts, ctx):
                              f"{ctx.dp_world} data-parallel groups")
 
 
-def check_memory(cfg, stages, opts, ctx):
-    """Prints what each fine-tuning stage needs per device; one that cannot fit stops the run before it starts."""
-    import parallel
-    if ctx.device.type == "cuda":
-        have = torch.cuda.get_device_properties(ctx.device).total_memory / parallel.GB
-    else:
-        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / parallel.GB
-    for name, kind, length in stages:
-        if kind != "finetune":
-            continue
-        estimate = parallel.estimate_memory(cfg, length, n_gpus=ctx.world, sp_degree=ctx.sp,
-                                            zero_stage=3 if ctx.world > 1 else 0, lora=opts.lora,
-                                            offload=opts.offload, dtype_bytes=2 if ctx.world > 1 and ctx.bf16 else 4,
-                                            compute_bytes=2 if ctx.bf16 else 4)
-        if ctx.main:
-            print(f"{name}: about {estimate['total']:.1f} GB per device of {have:.0f} GB (parameters "
-                  f"{estimate['parameters']:.1f}, gradients {estimate['gradients']:.1f}, optimizer "
-                  f"{estimate['optimizer']:.1f}, activations {estimate['activations']:.1f})")
-        advice = parallel.fit_advice(estimate, have)
-        if advice:
-            raise ValueError(f"stage {name} ({length} tokens) does not fit: {advice}")
-
-
 SHORT_EVAL_SAMPLES = 32  # documents for the summary at the original length
 RECOVER_SAMPLES = 16  # documents (at least) for the recovery search: short ones are cheap, few would overfit
 PIPELINE_FIELDS = ("model", "target", "data", "seed", "steps", "lr", "warmup", "batch", "search_budget",
-                   "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora", "short_batch")
+                   "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora", "short_batch",
+                   "passkey_fraction", "original_length", "sliding_window")
 
 
 def pipeline_documents(val_docs, stages, original, target, args):
-    """The searches' fitness documents ({length: [tokens]}) and the summary's ({"long": .., "short": ..}): the
-    summary never scores a document a search saw. The searches may share documents."""
-    import eval as evaluation
+    """The searches' fitness documents ({length: [tokens]}) and the summary's ({"long": .., "short": ..}), drawn
+    from the two parts of common.split_documents: the summary never scores a token a search saw. Where a part has
+    too few documents of a length, its documents are joined into long ones (common.joined_documents)."""
     what = args.val_data or "the stdlib validation split"
-
-    def search_samples(pool):
-        lengths = {n: args.search_samples for _, kind, n in stages if kind in ("search", "extend")}
-        lengths[original] = max(args.search_samples, RECOVER_SAMPLES)  # the recovery's, at the original length
-        return {n: common.sample_documents(pool, n, count, seed=args.seed, what=what) for n, count in lengths.items()}
-
-    def not_searched(search_docs):
-        return evaluation.held_out(val_docs, [d for docs in search_docs.values() for d in docs])
-
-    search_docs = search_samples(val_docs)
-    held_out = not_searched(search_docs)
-    if sum(len(d) >= target for d in held_out) < args.eval_samples:
-        # A corpus with few documents of the target length, all taken by the searches (each draws on its own, so
-        # together they may take every one): the summary's long documents are set aside first.
-        reserved = common.sample_documents(val_docs, target, args.eval_samples, seed=args.seed + 1, what=what)
-        search_docs = search_samples(evaluation.held_out(val_docs, reserved))
-        held_out = not_searched(search_docs)
-    unseen = "the validation documents not used by the searches"
+    search_pool, eval_pool = common.split_documents(val_docs)
+    held_out = f"the held-out part of {what} (the documents after its first third)"
     eval_docs = {  # the long lengths on the same --eval-samples documents, the original one on more (it is cheap)
-        "long": common.sample_documents(held_out, target, args.eval_samples, seed=args.seed + 1, what=unseen),
-        "short": common.sample_documents(held_out, original, max(args.eval_samples, SHORT_EVAL_SAMPLES),
-                                         seed=args.seed + 1, what=unseen)}
+        "long": common.sample_documents(eval_pool, target, args.eval_samples, args.seed + 1, held_out, join=True),
+        "short": common.sample_documents(eval_pool, original, max(args.eval_samples, SHORT_EVAL_SAMPLES),
+                                         args.seed + 1, held_out, join=True)}
+    lengths = {n: args.search_samples for _, kind, n in stages if kind in ("search", "extend")}
+    lengths[original] = max(args.search_samples, RECOVER_SAMPLES)  # the recovery's, at the original length
+    searched = f"the search part of {what} (its first third)"
+    search_docs = {n: common.sample_documents(search_pool, n, count, args.seed, searched, join=True)
+                   for n, count in lengths.items()}
     return search_docs, eval_docs
 
 
@@ -425,10 +390,11 @@ def pipeline(args, argv):
     ctx = Context(args)
     opts = args
     base = load_model(args.model, device="cpu", dtype=torch.bfloat16)  # its config and rope; mmap'd, no copy
-    original, head_dim = base.rope.original_max_len, base.config.head_dim
+    original, head_dim = common.original_length(base, args.original_length), base.config.head_dim
     target = common.parse_length(args.target, original)
     if target <= original:
         raise ValueError(f"--target {args.target} ({target} tokens) must exceed the original length {original}")
+    ctx.window = common.parse_window(args.sliding_window, target)
     stages = plan_stages(original, target)
     opts.steps = parse_steps(args.steps)
     budgets = {k: parse_budget(getattr(args, k), "--" + k.replace("_", "-"))
@@ -460,6 +426,19 @@ def pipeline(args, argv):
     # every sample the run needs exists, before hours are spent
     search_docs, eval_docs = pipeline_documents(val_docs, stages, original, target, args)
     del base
+    if ctx.world == 1:  # what each stage will cost here, timed on this device (plan.py)
+        timer = plan.PassTimer(common.apply_window(load_model(args.model, device=ctx.device, dtype=torch.float32),
+                                                   ctx.window), autocast=ctx.bf16)
+        passes = plan.stage_passes(stages, opts, budgets, original, RECOVER_SAMPLES, SHORT_EVAL_SAMPLES)
+        passes = {name: p for name, p in passes.items() if name not in state["done"]}
+        estimate = plan.estimate_minutes(timer, passes)
+        plan.print_plan(passes, estimate, ctx.device)
+        state.setdefault("estimated_minutes", {})
+        for name, minutes in estimate.items():
+            state["estimated_minutes"].setdefault(name, round(minutes, 2))
+        del timer
+    if args.plan:
+        return
     ctx.barrier()  # every rank has checked the folder before rank 0 claims it
     if ctx.main:
         os.makedirs(out, exist_ok=True)
@@ -508,7 +487,7 @@ def pipeline(args, argv):
             index = tuned.index(length)
             source = model_dir if index == 0 else tuned_dir(tuned[index - 1])
             rope = longrope.load_factors(factors_path(length), head_dim)
-            log = finetune(source, rope, length, tuned_dir(length), index, stream, opts, ctx, resume=True)
+            log = finetune(source, rope, length, tuned_dir(length), index, stream, tokenizer, opts, ctx, resume=True)
             state["log"] = [r for r in state["log"] if r["stage"] != name] + log
         elif kind == "extend":  # the fine-tuned model, 8x beyond its fine-tuning length, no fine-tuning
             searched(name, factors_path(length), budgets["final_search_budget"], tuned_dir(tuned[-1]),
@@ -536,8 +515,10 @@ def pipeline(args, argv):
                         os.remove(path)
         ctx.barrier()  # what rank 0 wrote (models, factor files) is there before any rank reads it
     if ctx.main:
-        print(f"\ndone: {os.path.join(out, 'final')} (Hugging Face format, rope_type longrope); stage minutes: "
-              + ", ".join(f"{k} {v}" for k, v in state["minutes"].items()))
+        estimated = state.get("estimated_minutes", {})
+        print(f"\ndone: {os.path.join(out, 'final')} (Hugging Face format, rope_type longrope); stage minutes "
+              "(estimated before the run): " + ", ".join(f"{k} {v} ({estimated.get(k, '-')})"
+                                                          for k, v in state["minutes"].items()))
 
 
 @torch.inference_mode()
@@ -587,9 +568,10 @@ def finetune_command(args, argv):
     torch.set_num_threads(args.threads)
     ctx = Context(args)
     base = load_model(args.model, device="cpu", dtype=torch.bfloat16)
-    head_dim, original = base.config.head_dim, base.rope.original_max_len
+    head_dim, original = base.config.head_dim, common.original_length(base, args.original_length)
     rope = longrope.load_factors(args.factors, head_dim)
     length = common.parse_length(args.length, original)
+    ctx.window = common.parse_window(args.sliding_window, length)
     args.steps = parse_steps(args.steps)[:1]
     check_batches(args, ctx)
     check_memory(base.config, [("finetune", "finetune", length)], args, ctx)
@@ -598,7 +580,7 @@ def finetune_command(args, argv):
                                    tokenizer.eos_id)
     if len(stream) <= length + 1:
         raise ValueError(f"the training data holds {len(stream)} tokens, fewer than one {length}-token sequence")
-    log = finetune(args.model, rope, length, args.out, 0, stream, args, ctx, args.resume)
+    log = finetune(args.model, rope, length, args.out, 0, stream, tokenizer, args, ctx, args.resume)
     if ctx.main and log:
         common.save_csv(os.path.join(args.out, "log.csv"), log)
         print(f"wrote {args.out}; last loss {log[-1]['loss']:.4f}")
@@ -615,6 +597,16 @@ def add_run_args(p, defaults):
     p.add_argument("--short-batch", type=int, default=None,
                    help="sequences of the original length added to each step, to keep the short context "
                         f"(paper {PAPER['short_batch']}, tiny {TINY['short_batch']})")
+    p.add_argument("--passkey-fraction", type=float, default=None,
+                   help="share of the fine-tuning sequences that end in a passkey example of random length, so the "
+                        f"model keeps retrieving (paper {PAPER['passkey_fraction']}, tiny {TINY['passkey_fraction']})")
+    p.add_argument("--original-length", default=None,
+                   help="the original context length L the stages are multiples of (default: the model's, or its "
+                        "sliding window when that is shorter, as for Mistral-7B)")
+    p.add_argument("--sliding-window", default="target",
+                   help="Mistral's window during every stage and in the exported config: target (widened to the "
+                        "target length, as the official LongRoPE code does: a 4k window caps attention at 4k tokens "
+                        "whatever the factors), none, model (keep the checkpoint's), or a length")
     p.add_argument("--lora", action="store_true", help="train LoRA adapters on q, k, v, o instead of all weights")
     p.add_argument("--offload", action="store_true", help="DeepSpeed CPU offload of optimizer and parameters")
     p.add_argument("--sp", type=int, default=1, help="Ulysses sequence-parallel degree (under torchrun/deepspeed)")
@@ -666,6 +658,7 @@ def main(argv=None):
     parser.add_argument("--recover-budget", default=None, help="the short-factor search, same format")
     parser.add_argument("--search-samples", type=int, default=None, help="documents each search scores on")
     parser.add_argument("--eval-samples", type=int, default=None, help="held-out documents of the summary")
+    parser.add_argument("--plan", action="store_true", help="print the stages with their timed estimates and stop")
     args = parser.parse_args(argv)
     fill_defaults(args, PAPER if resolve_model_dir(args.model) != TINY_DIR else TINY)
     validate_run_args(args)
@@ -697,6 +690,8 @@ def validate_run_args(args):
     if args.offload and int(os.environ.get("WORLD_SIZE", "1")) == 1:
         raise ValueError("--offload is DeepSpeed's: launch with torchrun or deepspeed (one process trains with "
                          "torch's AdamW on the device)")
+    if not 0 <= args.passkey_fraction <= 1:
+        raise ValueError(f"--passkey-fraction must lie in [0, 1], got {args.passkey_fraction}")
     if args.short_batch < 0:
         raise ValueError(f"--short-batch must be non-negative, got {args.short_batch}")
     if args.warmup < 0:
