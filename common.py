@@ -3,6 +3,8 @@ evaluation corpora (documents of at least a given length, as the paper samples P
 passkey-retrieval prompt of YaRN and LongRoPE (Section 4.3).
 """
 
+import gzip
+import io
 import json
 import os
 import random
@@ -10,6 +12,7 @@ import re
 import shlex
 import sys
 import sysconfig
+import tarfile
 import zlib
 
 import numpy as np
@@ -193,10 +196,11 @@ def byte_tokenizer(bos_id=256, eos_id=257):
 # Corpora: documents as 1-D int64 tensors
 
 
-# CPython 3.11's validation files, shipped: the held-out documents (and every result measured on them) are the same
-# whatever Python runs. Other versions differ (3.12's test_ast.py is 23 kB longer), and Debian's and Docker's
-# Pythons ship no test/ folder, which holds most of the long documents the 64k evaluations need.
-VALIDATION_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "stdlib-validation")
+# CPython 3.11's validation files, shipped as one archive (data, not code): the held-out documents (and every result
+# measured on them) are the same whatever Python runs. Other versions differ (3.12's test_ast.py is 23 kB longer),
+# and Debian's and Docker's Pythons ship no test/ folder, which holds most of the long documents the 64k evaluations
+# need. `write_validation_archive()` rebuilds it byte for byte under CPython 3.11.7; the PSF license is beside it.
+VALIDATION_ARCHIVE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "stdlib-validation.tar.gz")
 
 
 def _python_files(root):
@@ -208,13 +212,39 @@ def _python_files(root):
                 yield os.path.relpath(os.path.join(folder, name), root), os.path.join(folder, name)
 
 
+def _is_validation(relative_path):
+    return zlib.crc32(relative_path.encode()) % 20 == 0  # 1 file in 20, by path
+
+
 def stdlib_files(split):
-    """Python standard-library sources, split by path: 1 file in 20 is validation (VALIDATION_DIR's copy); the
-    others, from the running Python, are the training split."""
+    """The running Python's standard-library sources: `train` (19 files in 20, split by path) or `all`. The
+    validation split is the shipped archive's (validation_files)."""
     if split == "validation":
-        return [path for _, path in _python_files(VALIDATION_DIR)]
+        raise ValueError("the validation split is read from the shipped archive: use validation_files()")
     return [path for rel, path in _python_files(sysconfig.get_paths()["stdlib"])
-            if split == "all" or zlib.crc32(rel.encode()) % 20 != 0]
+            if split == "all" or not _is_validation(rel)]
+
+
+def validation_files():
+    """[(path, bytes)] of CPython 3.11's validation split, in path order (the archive keeps the order it was read)."""
+    with tarfile.open(VALIDATION_ARCHIVE) as tar:
+        return [(member.name, tar.extractfile(member).read()) for member in tar.getmembers() if member.isfile()]
+
+
+def write_validation_archive(path=VALIDATION_ARCHIVE):
+    """The running Python's validation split as a gzipped tar with fixed times and owners, so the same Python gives
+    the same bytes: `python -c "import common; common.write_validation_archive()"` under CPython 3.11."""
+    with open(f"{path}.tmp", "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for rel, file in _python_files(sysconfig.get_paths()["stdlib"]):
+            if _is_validation(rel):
+                with open(file, "rb") as f:
+                    data = f.read()
+                info = tarfile.TarInfo(rel)
+                info.size, info.mode, info.mtime = len(data), 0o644, 0
+                tar.addfile(info, io.BytesIO(data))
+    os.replace(f"{path}.tmp", path)
+    return path
 
 
 def _text_files(path):
@@ -225,7 +255,10 @@ def _text_files(path):
 
 def _encode_file(file, tokenizer):
     with open(file, "rb") as f:
-        raw = f.read()
+        return _encode_bytes(f.read(), tokenizer)
+
+
+def _encode_bytes(raw, tokenizer):
     ids = list(raw) if tokenizer.byte_level else tokenizer.encode(raw.decode("utf-8", errors="replace"))
     return torch.tensor(([tokenizer.bos_id] if tokenizer.bos_id is not None else []) + ids, dtype=torch.long)
 
@@ -250,6 +283,8 @@ def load_documents(data, tokenizer, split="validation", vocab_size=None):
     """Documents from `data`: None (the standard library corpus), a text file or folder, or a token file
     (`.bin` as nanoGPT writes it: uint16, or uint32 when the vocabulary needs it; `.npy`)."""
     if data is None:
+        if split == "validation":
+            return [_encode_bytes(raw, tokenizer) for _, raw in validation_files()]
         return [_encode_file(f, tokenizer) for f in stdlib_files(split)]
     if not os.path.exists(data):
         raise ValueError(f"data path {data} does not exist")

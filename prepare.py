@@ -93,8 +93,9 @@ def _read_hub(name, field, split):
     except ImportError:
         raise ValueError(f"'{name}' is neither a file nor a folder; reading it as a Hugging Face dataset needs "
                          f"the datasets library (pip install datasets)") from None
-    for number, record in enumerate(datasets.load_dataset(name, split=split, streaming=True)):
-        yield _json_text(record, field, f"{name} record {number}")
+    for part in split.split(","):
+        for number, record in enumerate(datasets.load_dataset(name, split=part, streaming=True)):
+            yield _json_text(record, field, f"{name} {part} record {number}")
 
 
 def read_documents(source, field="text", split="train"):
@@ -179,8 +180,8 @@ def parse_args(argv=None):
     p.add_argument("--min-tokens", default="0", help="shortest validation document kept, e.g. 128k "
                                                      "(the official code's --dataset-min-tokens)")
     p.add_argument("--text-field", default="text", help="the text field of .jsonl/.json/.parquet/dataset records")
-    p.add_argument("--train-split", default="train", help="split of a Hugging Face dataset given to --train")
-    p.add_argument("--val-split", default="validation", help="split of a Hugging Face dataset given to --val")
+    p.add_argument("--train-split", default="train", help="split(s) of a Hugging Face dataset given to --train")
+    p.add_argument("--val-split", default="validation", help="split(s) of a Hugging Face dataset given to --val, e.g. validation,test")
     p.add_argument("--workers", type=int, default=max(1, min(8, os.cpu_count() or 1)), help="tokenizing processes")
     p.add_argument("--out", required=True, help="folder for train.bin, val.bin and meta.json")
     return p.parse_args(argv)

@@ -2,6 +2,7 @@
 tokenizer, document sampling and token-file corpora."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -153,3 +154,24 @@ def test_load_documents_from_text(tmp_path):
     assert [d.tolist() for d in docs] == [[256, *"héllo".encode()], [256, 120, 121]]
     with pytest.raises(ValueError, match="does not exist"):
         load_documents(str(tmp_path / "missing.bin"), byte_tokenizer())
+
+
+def test_the_shipped_validation_archive_is_the_stdlib_split_in_path_order(tmp_path):
+    """84 files whose path hashes into the validation split, in the order os.walk reads a repository; under the
+    CPython the archive was made from (3.11.7, with its test/ folder), rebuilding it gives the same bytes."""
+    import hashlib
+    import sys
+    import sysconfig
+    import zlib
+
+    import common
+    files = common.validation_files()
+    names = [name for name, _ in files]
+    assert len(files) == 84 and all(zlib.crc32(n.encode()) % 20 == 0 for n in names)
+    assert names[:2] == ["copy.py", "doctest.py"] and names[-1] == "xml/sax/_exceptions.py"  # root files first
+    stdlib = sysconfig.get_paths()["stdlib"]
+    if sys.version_info[:3] != (3, 11, 7) or not os.path.isdir(os.path.join(stdlib, "test")):
+        pytest.skip("the archive is rebuilt byte for byte only under CPython 3.11.7 with its test/ folder")
+    rebuilt = common.write_validation_archive(str(tmp_path / "again.tar.gz"))
+    digest = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in (rebuilt, common.VALIDATION_ARCHIVE)]
+    assert digest[0] == digest[1]

@@ -21,6 +21,8 @@ BUDGET = ["--threads", "1", "--steps", "2,2", "--batch", "1", "--warmup", "1", "
 
 
 def corpus_texts(split, count, chars):
+    if split == "validation":
+        return [raw.decode("utf-8", errors="replace")[:chars] for _, raw in common.validation_files()[:count]]
     return [open(f, encoding="utf-8", errors="replace").read()[:chars] for f in common.stdlib_files(split)[:count]]
 
 
@@ -175,3 +177,20 @@ def test_a_window_larger_than_the_target_is_refused(tmp_path, capsys):
         common.run_cli(lambda: train.main(["--target", "8x", "--sliding-window", "2k", "--out", str(tmp_path / "w")]))
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and "--sliding-window 2k (2048 tokens) is larger than the target length 1024" in err
+
+
+def test_a_dataset_name_is_read_through_the_datasets_library(monkeypatch):
+    """Nothing here reaches the hub: a stand-in `datasets` module records what prepare.py asks of it."""
+    import types
+    asked = []
+
+    def load_dataset(name, split, streaming):
+        asked.append((name, split, streaming))
+        return [{"text": f"{split} book {i}", "title": "t"} for i in range(2)]
+
+    monkeypatch.setitem(__import__("sys").modules, "datasets", types.SimpleNamespace(load_dataset=load_dataset))
+    texts = list(prepare.read_documents("emozilla/pg19", "text", "validation,test"))
+    assert texts == ["validation book 0", "validation book 1", "test book 0", "test book 1"]
+    assert asked == [("emozilla/pg19", "validation", True), ("emozilla/pg19", "test", True)]
+    with pytest.raises(ValueError, match="record 0 has no 'body' field"):
+        list(prepare.read_documents("emozilla/pg19", "body", "train"))

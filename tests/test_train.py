@@ -166,6 +166,8 @@ def test_a_finished_folder_is_not_overwritten(straight, micro, capsys):
     (["--search-budget", "4,2"], "five counts"),
     (["--lr", "0"], "--lr must be positive"),
     (["--eval-samples", "1000"], "1000 are needed"),
+    (["--target", "1m"], "but 1 are needed (longest: 943741 tokens with all of them joined)"),
+    (["--passkey-fraction", "1.5"], "--passkey-fraction must lie in [0, 1]"),
 ])
 def test_bad_input_is_one_sentence(micro, tmp_path, extra, words, capsys):
     with pytest.raises(SystemExit) as e:

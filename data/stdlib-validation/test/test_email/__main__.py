@@ -1,4 +1,0 @@
-from test.test_email import load_tests
-import unittest
-
-unittest.main()
