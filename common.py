@@ -389,11 +389,13 @@ def passkey_prompt(tokenizer, length, depth, key, with_task=True):
 def passkey_example(tokenizer, rng, max_len, with_task=False):
     """A training example: a passkey prompt of random key, depth and length followed by the answer and </s>, at
     most max_len + 1 tokens (`rng`: a numpy Generator). Pretraining mixes these in at the base length, fine-tuning
-    at its own lengths, so the model learns retrieval from them."""
+    at its own lengths, so the model learns retrieval from them. None when max_len cannot hold one."""
     key = int(rng.integers(10000, 100000))
     answer = tokenizer.encode(f" {key}.") + ([tokenizer.eos_id] if tokenizer.eos_id is not None else [])
     head = tokenizer.encode(PASSKEY_TASK if with_task else "", bos=True)
     shortest = len(head) + len(tokenizer.encode(" " + passkey_needle(key))) + len(tokenizer.encode(" " + PASSKEY_QUESTION))
+    if shortest > max_len + 1 - len(answer):
+        return None  # no passkey prompt fits
     length = int(rng.integers(shortest, max_len + 1 - len(answer) + 1))
     prompt, _ = passkey_prompt(tokenizer, length, float(rng.random()), key, with_task=with_task)
     return prompt + answer

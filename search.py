@@ -379,7 +379,8 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None, attention_factor=None):
+def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None, attention_factor=None,
+         search_n_hat=True):
     """What is searched: the long factors and n_hat at target_len, or (recover: a RopeScaling, Section 3.3) its short
     factors at short_len (default: the original length) with the long ones fixed.
 
@@ -387,6 +388,7 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
     by target_len / its own length: PI on top of them, and YaRN's rule on top of them (`yarn_on_top`), for the
     progressive extension's second search (Section 3.3).
     `attention_factor` fixes the attention scale of every candidate (default: sqrt(1 + ln s / ln L) for this s).
+    `search_n_hat=False` keeps n_hat at 0 (the ablation of Table 11).
     Returns (length, s, original, space, seeds, to_rope)."""
     head_dim, theta = model.config.head_dim, model.config.rope_theta
     if recover is not None:
@@ -405,7 +407,7 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
     if length <= original:
         raise ValueError(f"target length {length} must exceed the original length {original}")
     factor = length / original
-    space = search_space(factor, head_dim, length)
+    space = search_space(factor, head_dim, length, search_n_hat)
     seeds = [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, original, length), head_dim, theta, length)))
              for m in SEED_METHODS]
     if init is not None:
@@ -423,7 +425,7 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
 
 def run_search(model, documents, out, settings, target_len=None, original=None, recover=None, short_len=None,
                init=None, resume=False, stop_after=None, provenance=None, loss_fn=None, write=True,
-               compare_methods=True, attention_factor=None):
+               compare_methods=True, attention_factor=None, search_n_hat=True):
     """The search on a loaded model: writes the factor file `out` (its state and candidate log next to it) and
     returns the best RopeScaling. `stop_after` ends after that many iterations without writing `out`, as a kill
     would (returns None). `loss_fn(model, rope, documents)` replaces evaluate_loss (train.py passes a
@@ -431,13 +433,14 @@ def run_search(model, documents, out, settings, target_len=None, original=None, 
     loss_fn = loss_fn or evaluate_loss
     started = time.time()
     length, factor, original, space, seeds, to_rope = plan(model, target_len, original, recover, short_len, init,
-                                                           attention_factor)
+                                                           attention_factor, search_n_hat)
     state_path = os.path.splitext(out)[0] + ".state.json"
     head_dim = model.config.head_dim
     config = {"length": length, "original": original, "factor": factor, "samples": len(documents),
               "documents": [int(d.sum()) % 1000003 for d in documents],  # a fingerprint of the documents
               "recover": None if recover is None else list(recover.long_factor),
-              "init": None if init is None else list(init.long_factor), "attention_factor": attention_factor}
+              "init": None if init is None else list(init.long_factor), "attention_factor": attention_factor,
+              **({} if search_n_hat else {"search_n_hat": False})}
     print(f"searching {space.n_factors} factors on [1, {space.upper / GRID:.2f}] and n_hat in "
           f"{list(space.n_hat_choices)} at length {length} (s = {factor:g}), fitness on {len(documents)} documents")
     evaluated = []  # candidates scored by this run (a resumed one scores only the rest)

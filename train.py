@@ -180,9 +180,12 @@ def training_sequence(stream, seed, stage, step, index, length, tokenizer=None, 
     (common.passkey_example), as pretraining mixed them in at the base length."""
     rng = np.random.default_rng([seed, stage, step, index])
     start = int(rng.integers(0, len(stream) - length))
-    if not (passkey_fraction and rng.random() < passkey_fraction):
+    if passkey_fraction and rng.random() < passkey_fraction:
+        tail = common.passkey_example(tokenizer, rng, length, with_task=not tokenizer.byte_level)
+    else:
+        tail = None
+    if tail is None:
         return stream[start:start + length + 1]
-    tail = common.passkey_example(tokenizer, rng, length, with_task=not tokenizer.byte_level)
     return torch.cat([stream[start:start + length + 1 - len(tail)], torch.tensor(tail, dtype=stream.dtype)])
 
 
@@ -331,6 +334,13 @@ TINY = {  # the same pipeline on the tiny model in under half an hour on 2 CPU c
     "short_batch": 2, "passkey_fraction": 0.4}
 
 
+def tuned_attention_scale(model):
+    """The attention scale a fine-tuned model learned: its long factors' (rope_frequencies at any length past the
+    original one gives them; original + 1 is the shortest such length)."""
+    rope = model.rope
+    return longrope.rope_frequencies(rope, model.config.head_dim, model.config.rope_theta, rope.original_max_len + 1)[1]
+
+
 def parse_budget(text, what):
     try:
         values = [int(v) for v in text.split(",")]
@@ -350,7 +360,7 @@ def check_batches(opts, ctx):
 
 SHORT_EVAL_SAMPLES = 32  # documents for the summary at the original length
 RECOVER_SAMPLES = 16  # documents (at least) for the recovery search: short ones are cheap, few would overfit
-PIPELINE_FIELDS = ("model", "target", "data", "seed", "steps", "lr", "warmup", "batch", "search_budget",
+PIPELINE_FIELDS = ("model", "target", "data", "val_data", "seed", "steps", "lr", "warmup", "batch", "search_budget",
                    "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora", "short_batch",
                    "passkey_fraction", "original_length", "sliding_window")
 
@@ -463,9 +473,7 @@ def pipeline(args, argv):
         if kw.get("init") == "model":
             # the factors the model was fine-tuned with, and their attention scale: the weights learned that
             # temperature, and the second search only moves positions (the default for s = 512 L would be larger)
-            kw["init"] = model.rope
-            kw["attention_factor"] = longrope.rope_frequencies(model.rope, model.config.head_dim,
-                                                               model.config.rope_theta, original + 1)[1]
+            kw["init"], kw["attention_factor"] = model.rope, tuned_attention_scale(model)
         rope = search.run_search(model, docs, path, settings, resume=before >= 0, stop_after=stop,
                                  loss_fn=ctx.loss_fn(), write=ctx.main, compare_methods=False,
                                  provenance={"stage": name, "command": common.reproducing_command(argv)}, **kw)

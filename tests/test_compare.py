@@ -1,0 +1,138 @@
+"""compare.py on a micro Llama whose original length is 16 tokens: the LongRoPE pipeline, PI and YaRN fine-tuned on
+its budget, perplexity to 512x, passkey, ablations and figures in seconds; resumed, it ends where an uninterrupted
+run ends."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+import common
+import compare
+import longrope
+import pretrain
+from model import ModelConfig, Transformer, load_model, save_model
+
+ORIGINAL = 16
+PIPELINE = ("--steps 2,2 --batch 1 --warmup 1 --short-batch 1 --passkey-fraction 0.5 --search-budget 3,1,2,1,1 "
+            "--final-search-budget 3,1,2,1,1 --recover-budget 3,1,2,1,1 --search-samples 1 --eval-samples 1")
+ARGS = ["--lengths", "1x,8x,64x,512x", "--samples", "2", "--passkey-lengths", "8x,16x", "--depths", "0,1",
+        "--trials", "2", "--threads", "1", "--device", "cpu", "--pipeline-args", PIPELINE]
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("micro16"))
+    cfg = ModelConfig(vocab_size=264, **pretrain.SHAPES["micro"], max_position_embeddings=ORIGINAL,
+                      bos_token_id=pretrain.BOS_ID, eos_token_id=pretrain.EOS_ID)
+    torch.manual_seed(0)
+    model = Transformer(cfg)
+    pretrain.init_weights(model)
+    save_model(model, path)
+    pretrain.save_byte_tokenizer(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def straight(micro, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    compare.main(["--model", micro, "--out", str(out), *ARGS])
+    return out
+
+
+def state(folder):
+    with open(folder / "compare.json") as f:
+        return json.load(f)
+
+
+def test_baselines_are_fine_tuned_with_their_own_rope_and_stretched_beyond(straight, micro):
+    for method in ("pi", "yarn"):
+        for n in (32 * ORIGINAL, 64 * ORIGINAL):
+            tuned = load_model(str(straight / f"{method}-{common.format_length(n)}"), device="cpu")
+            for length in (16, n):  # the rope the stage trained with, read back from its config.json
+                ours, expected = (longrope.rope_frequencies(r, 16, 10000.0, length)
+                                  for r in (tuned.rope, longrope.make_rope(method, ORIGINAL, n)))
+                assert torch.equal(ours[0], expected[0]) and ours[1] == expected[1]
+    rows = {label: rope_at for label, _, rope_at in compare.contestants(str(straight), micro, ORIGINAL, 1024,
+                                                                        ["pi", "yarn"])}
+    for n, s in ((128, 64.0), (1024, 64.0), (8192, 512.0)):
+        assert rows["pi fine-tuned at 1k"](None, n) == longrope.make_rope("pi", ORIGINAL, factor=s)
+        assert rows["yarn fine-tuned at 1k"](None, n) == longrope.make_rope("yarn", ORIGINAL, factor=s)
+        assert rows["original, yarn"](None, n) == longrope.make_rope("yarn", ORIGINAL, n)
+    records = state(straight)["perplexity"]
+    assert {r["model"] for r in records} == set(rows)
+    assert {r["length"] for r in records} == {16, 128, 1024, 8192} and all(r["documents"] == 2 for r in records)
+    assert all(r["ppl_min"] <= r["ppl"] <= r["ppl_max"] for r in records)
+
+
+def test_one_forward_for_lengths_that_share_their_angles_equals_one_per_length(straight):
+    """model_losses groups lengths whose rope is the same (LongRoPE past L: one forward at the longest) and scores
+    the rest one by one; each cell must equal the plain truncated evaluation of that length."""
+    import search
+    documents = [d[:1024] for d in common.joined_documents(common.load_documents(None, common.byte_tokenizer(),
+                                                                                 "validation")[:40], 1024)[:2]]
+    final = load_model(str(straight / "longrope" / "final"), device="cpu")
+    assert final.rope.n_hat >= 0 and final.rope.long_factor
+    lengths = [16, 64, 256, 1024]
+    for rope_at in (lambda m, n: m.rope, lambda m, n: longrope.make_rope("pi", ORIGINAL, n)):
+        losses = compare.model_losses(final, rope_at, documents, lengths, ORIGINAL)
+        for n, row in zip(lengths, losses):
+            for doc, loss in zip(documents, row):
+                assert loss == pytest.approx(search.evaluate_loss(final, rope_at(final, n), [doc[:n]]), abs=2e-5)
+
+
+def test_the_documents_are_held_out(straight, micro):
+    """The perplexity documents are runs of the validation documents after the searches' third, and no training
+    document is a validation one (the split is by path)."""
+    tokenizer = common.load_tokenizer(micro)
+    search_part, held_out = common.split_documents(common.load_documents(None, tokenizer, "validation"))
+    stream = torch.cat(held_out)
+    chosen = common.sample_documents(held_out, 8192, 2, 2, join=True)
+    for d in chosen:
+        starts = (stream == d[0]).nonzero().flatten().tolist()
+        assert any(torch.equal(stream[s:s + len(d)], d) for s in starts)
+    validation = {name for name, _ in common.validation_files()}
+    import os
+    import sysconfig
+    root = sysconfig.get_paths()["stdlib"]
+    assert not validation & {os.path.relpath(p, root) for p in common.stdlib_files("train")}
+
+
+def test_a_resumed_experiment_ends_where_an_uninterrupted_one_does(straight, micro, tmp_path):
+    """Killed after the PI baseline and two models' perplexity: the resumed run writes the same tables."""
+    out = tmp_path / "resumed"
+    shutil.copytree(straight, out)
+    partial = state(out)
+    partial["done"] = ["longrope", "pi"]
+    partial["perplexity"] = [r for r in partial["perplexity"] if r["model"] in ("original, none", "original, pi")]
+    partial["passkey"], partial["ablations"] = [], []
+    shutil.rmtree(out / "yarn-512")
+    shutil.rmtree(out / "yarn-1k")
+    for name in ("figure1.png", "results.md"):
+        (out / name).unlink()
+    (out / "compare.json").write_text(json.dumps(partial))
+    compare.main(["--model", micro, "--out", str(out), "--resume", *ARGS])
+    a, b = state(straight), state(out)
+    for key in ("perplexity", "passkey", "ablations"):  # floats to 1e-5: CPU kernels may round differently
+        first, second = (sorted(records, key=lambda r: json.dumps({k: v for k, v in r.items()
+                                                                     if not isinstance(v, float)}))
+                         for records in (a[key], b[key]))
+        assert len(first) == len(second) and first, key
+        for x, y in zip(first, second):
+            assert x.keys() == y.keys() and all(x[k] == pytest.approx(y[k], rel=1e-5) for k in x), (key, x, y)
+
+
+@pytest.mark.parametrize("extra, words", [
+    (["--methods", "pi,ntk"], "unknown fine-tuned baseline 'ntk'"),
+    (["--lengths", "1x,65536x"], "but 2 are needed (longest: 943741 tokens with all of them joined)"),
+    (["--trials", "0"], "--trials must be at least 1"),
+    (None, "already holds an experiment; add --resume"),
+])
+def test_bad_input_is_one_sentence_before_any_work(straight, micro, tmp_path, extra, words, capsys):
+    out = straight if extra is None else tmp_path / "new"
+    with pytest.raises(SystemExit) as e:
+        common.run_cli(lambda: compare.main(["--model", micro, "--out", str(out), *ARGS, *(extra or [])]))
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and words in err and len(err.splitlines()) == 1, err
+    assert extra is None or not out.exists()  # nothing written
