@@ -425,7 +425,7 @@ def pipeline(args, argv):
     ctx = Context(args)
     opts = args
     base = load_model(args.model, device="cpu", dtype=torch.bfloat16)  # its config and rope; mmap'd, no copy
-    original, head_dim = base.rope.original_max_len, base.config.head_dim
+    original, rotary_dim = base.rope.original_max_len, base.config.rotary_dim
     target = common.parse_length(args.target, original)
     if target <= original:
         raise ValueError(f"--target {args.target} ({target} tokens) must exceed the original length {original}")
@@ -485,7 +485,7 @@ def pipeline(args, argv):
             # the factors the model was fine-tuned with, and their attention scale: the weights learned that
             # temperature, and the second search only moves positions (the default for s = 512 L would be larger)
             kw["init"] = model.rope
-            kw["attention_factor"] = longrope.rope_frequencies(model.rope, model.config.head_dim,
+            kw["attention_factor"] = longrope.rope_frequencies(model.rope, model.config.rotary_dim,
                                                                model.config.rope_theta, original + 1)[1]
         rope = search.run_search(model, docs, path, settings, resume=before >= 0, stop_after=stop,
                                  loss_fn=ctx.loss_fn(), write=ctx.main, compare_methods=False,
@@ -507,7 +507,7 @@ def pipeline(args, argv):
         elif kind == "finetune":
             index = tuned.index(length)
             source = model_dir if index == 0 else tuned_dir(tuned[index - 1])
-            rope = longrope.load_factors(factors_path(length), head_dim)
+            rope = longrope.load_factors(factors_path(length), rotary_dim)
             log = finetune(source, rope, length, tuned_dir(length), index, stream, opts, ctx, resume=True)
             state["log"] = [r for r in state["log"] if r["stage"] != name] + log
         elif kind == "extend":  # the fine-tuned model, 8x beyond its fine-tuning length, no fine-tuning
@@ -515,7 +515,7 @@ def pipeline(args, argv):
                      search_docs[length], target_len=length, original=original, init="model")
         elif kind == "recover":  # Section 3.3: short factors for sequences that fit the original window
             searched(name, os.path.join(out, "factors-final.json"), budgets["recover_budget"], tuned_dir(tuned[-1]),
-                     search_docs[original], recover=longrope.load_factors(factors_path(target), head_dim))
+                     search_docs[original], recover=longrope.load_factors(factors_path(target), rotary_dim))
         elif kind == "export" and ctx.main:
             search.export_model(tuned_dir(tuned[-1]), os.path.join(out, "factors-final.json"),
                                 os.path.join(out, "final"))
@@ -553,7 +553,7 @@ def summary(args, ctx, out, original, tuned, target, docs, tuned_factors):
     records = []
     for label, path, factors, at in rows:
         model = ctx.inference_model(path)
-        rope = longrope.load_factors(factors, model.config.head_dim) if factors else model.rope
+        rope = longrope.load_factors(factors, model.config.rotary_dim) if factors else model.rope
         for n in at:
             loss = loss_fn(model, rope, [d[:n] for d in docs["short" if n <= original else "long"]])
             records.append({"model": label, "length": n, "loss": round(loss, 5), "ppl": round(math.exp(loss), 4)})
@@ -587,8 +587,8 @@ def finetune_command(args, argv):
     torch.set_num_threads(args.threads)
     ctx = Context(args)
     base = load_model(args.model, device="cpu", dtype=torch.bfloat16)
-    head_dim, original = base.config.head_dim, base.rope.original_max_len
-    rope = longrope.load_factors(args.factors, head_dim)
+    rotary_dim, original = base.config.rotary_dim, base.rope.original_max_len
+    rope = longrope.load_factors(args.factors, rotary_dim)
     length = common.parse_length(args.length, original)
     args.steps = parse_steps(args.steps)[:1]
     check_batches(args, ctx)
