@@ -87,6 +87,7 @@ def config_from_hf(cfg):
         tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
         bos_token_id=cfg.get("bos_token_id"),
         eos_token_id=cfg.get("eos_token_id"),
+        pad_token_id=cfg.get("pad_token_id"),
         model_type=cfg["model_type"],
         qkv_bias=family.qkv_bias,
         partial_rotary_factor=partial,
@@ -341,7 +342,8 @@ def hf_config_dict(cfg, rope=None):
         "head_dim": cfg.head_dim, "intermediate_size": cfg.intermediate_size, "rms_norm_eps": cfg.norm_eps,
         "rope_theta": cfg.rope_theta, "max_position_embeddings": cfg.max_position_embeddings,
         "tie_word_embeddings": cfg.tie_word_embeddings, "bos_token_id": cfg.bos_token_id,
-        "eos_token_id": cfg.eos_token_id, "hidden_act": "silu", "torch_dtype": "float32",
+        "eos_token_id": cfg.eos_token_id, "pad_token_id": cfg.pad_token_id, "hidden_act": "silu",
+        "torch_dtype": "float32",
     }
     if family.window:
         d["sliding_window"] = cfg.sliding_window

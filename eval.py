@@ -382,7 +382,8 @@ def main():
     def common_args(p):
         p.add_argument("--model", default="tiny", help="model folder (HF or Meta format), or 'tiny' (default)")
         p.add_argument("--rope", default="model",
-                       help="comma-separated: model (the checkpoint's own), none, pi, ntk, dynamic-ntk, yarn, FILE.json")
+                       help="comma-separated: model (the checkpoint's own), none, pi, ntk, dynamic-ntk, yarn, llama3, "
+                            "FILE.json")
         p.add_argument("--target", default=None,
                        help="length the baseline methods are stretched to (default: each evaluated length)")
         p.add_argument("--original-length", type=int, default=None,

@@ -44,6 +44,7 @@ class ModelConfig:
     tie_word_embeddings: bool = False
     bos_token_id: int | None = 1
     eos_token_id: int | list | None = 2
+    pad_token_id: int | None = None
     model_type: str = "llama"  # one of checkpoint.FAMILIES
     qkv_bias: bool = False  # Qwen2: the q/k/v projections carry biases
     partial_rotary_factor: float = 1.0  # Phi-4-mini: rotary positions on the first 3/4 of each head's channels
