@@ -211,7 +211,8 @@ def parse_rope(spec, head_dim, original_max_len, target_len=None):
     if spec.endswith(".json"):
         return load_factors(spec, head_dim)
     if spec not in METHODS or spec == "longrope":
-        raise ValueError(f"unknown rope method '{spec}'; expected one of none, pi, ntk, dynamic-ntk, yarn, llama3 or a .json factor file")
+        raise ValueError(f"unknown rope method '{spec}'; expected one of none, pi, ntk, dynamic-ntk, yarn, llama3 or a "
+                         f".json factor file")
     return make_rope(spec, original_max_len, target_len)
 
 
@@ -331,7 +332,7 @@ def load_factors(path, head_dim):
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"factor file {path} is not valid JSON ({e})") from None
     rope_dict = record.get("rope_scaling") or record.get("rope_parameters") if isinstance(record, dict) else None
-    if not isinstance(rope_dict, dict) or rope_dict.get("rope_type", rope_dict.get("type")) != "longrope":
+    if not isinstance(rope_dict, dict) or rope_dict.get("rope_type", rope_dict.get("type")) not in ("longrope", "su"):
         raise ValueError(f"factor file {path} has no 'rope_scaling' dict with rope_type 'longrope'")
     for key in ("short_factor", "long_factor", "original_max_position_embeddings"):
         if key not in rope_dict:

@@ -324,9 +324,8 @@ def export_model(model_dir, factors_path, out_dir):
             shutil.copy2(src, dst)
     extended = hf_config_dict(cfg, rope)
     config.pop("rope_parameters", None)  # transformers 5's key; `rope_scaling` below replaces it
-    # Phi-3 also keeps its original length and its partial_rotary_factor beside the rope dict
-    keys = ("rope_scaling", "rope_theta", "max_position_embeddings", "n_hat", "original_max_position_embeddings",
-            "partial_rotary_factor")
+    # partial_rotary_factor may have been inside the replaced rope_parameters only
+    keys = ("rope_scaling", "rope_theta", "max_position_embeddings", "n_hat", "partial_rotary_factor")
     config.update({k: extended[k] for k in keys if k in extended})
     common.save_json(os.path.join(out_dir, "config.json"), config)
     if rope.n_hat > 0:

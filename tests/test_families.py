@@ -67,6 +67,13 @@ def hf_loss(model, tokens):
     return float(model(tokens, labels=tokens, use_cache=False).loss)
 
 
+def rewrite_config(path, **changes):
+    """config.json with `changes`; a None drops the key."""
+    config = json.load(open(os.path.join(path, "config.json")))
+    config.update(changes)
+    json.dump({k: v for k, v in config.items() if v is not None}, open(os.path.join(path, "config.json"), "w"))
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Each family equals transformers, below and above the original length
 
@@ -85,6 +92,31 @@ def test_family_equals_transformers(folders, name, length):
         ours.set_rope(RopeScaling(original_max_len=ORIGINAL))
         with torch.no_grad():
             assert (ours.logits(tokens) - expected).abs().max() > 1e-2
+
+
+def test_phi3_legacy_su_config(folders, tmp_path):
+    """Phi-3's first config.json files: rope_scaling {"type": "su"} and the original length beside it only
+    (transformers 5 reads "su" as longrope but then asks for the length inside the dict; here it is taken from
+    beside it, as transformers does for "longrope")."""
+    import shutil
+    hf, source = folders["phi3"]
+    path = shutil.copytree(source, str(tmp_path / "phi3-su"))
+    rope = {"type": "su", "short_factor": SHORT8, "long_factor": LONG8}
+    rewrite_config(path, rope_parameters=None, rope_scaling=rope, rope_theta=1000.0)
+    ours, tokens = load_model(path, device="cpu"), tokens_for(80)
+    assert (ours.rope.method, ours.rope.original_max_len, ours.rope.factor) == ("longrope", ORIGINAL, 4.0)
+    with torch.no_grad():
+        assert float(ours.loss(tokens)) == pytest.approx(hf_loss(hf, tokens), abs=1e-4)
+
+
+def test_factor_file_with_the_legacy_su_dict(tmp_path):
+    """A rope dict copied from an early Phi-3 config.json works as a factor file (eval.py --rope FILE)."""
+    rope = {"original_max_position_embeddings": ORIGINAL, "short_factor": SHORT8, "long_factor": LONG8}
+    for kind, name in (({"type": "su"}, "su.json"), ({"rope_type": "longrope"}, "longrope.json")):
+        with open(tmp_path / name, "w") as f:
+            json.dump({"rope_scaling": {**kind, **rope}, "max_position_embeddings": 4 * ORIGINAL}, f)
+    su, longrope_file = (longrope.load_factors(str(tmp_path / n), 16) for n in ("su.json", "longrope.json"))
+    assert su.method == "longrope" and replace(su, name="") == replace(longrope_file, name="")
 
 
 def test_family_switches_come_from_the_config(folders):
@@ -176,8 +208,8 @@ def test_rope_theta_and_partial_rotary_factor_are_read_as_transformers_reads_the
     config = dict(model_type="phi3", **{k: v for k, v in TINY.items() if k != "rope_theta"}, rope_theta=500.0,
                   partial_rotary_factor=1.0, rope_parameters={"rope_type": "default", "rope_theta": 700.0,
                                                               "partial_rotary_factor": 0.5})
-    theirs = Phi3Config.from_dict(dict(config))
     ours = config_from_hf(config)
+    theirs = Phi3Config.from_dict(config)  # edits config's dicts
     assert ours.rope_theta == theirs.rope_parameters["rope_theta"] == 700.0  # the dict's value wins
     assert ours.rotary_dim == int(16 * theirs.rope_parameters["partial_rotary_factor"]) == 8
 
@@ -190,8 +222,8 @@ def test_phi3_takes_its_original_length_beside_the_rope_dict():
             "long_factor": [2.0] * 8}
     for top in ({"original_max_position_embeddings": 32}, {}):
         config = dict(model_type="phi3", **{**TINY, "max_position_embeddings": 8192}, rope_scaling=dict(rope), **top)
-        theirs = Phi3Config.from_dict(dict(config)).rope_parameters["original_max_position_embeddings"]
         ours = rope_from_hf(rope_dict_from_hf(config), 16, 8192).original_max_len
+        theirs = Phi3Config.from_dict(config).rope_parameters["original_max_position_embeddings"]  # edits config
         assert ours == theirs == top.get("original_max_position_embeddings", 4096)
 
 
@@ -235,10 +267,13 @@ def test_llama3_is_a_baseline_method_and_a_search_seed(folders):
 
 
 def test_phi3_search_at_8x_and_export_load_in_transformers_with_our_loss(folders, tmp_path):
+    import shutil
     import transformers
     import search
-    _, path = folders["phi4-mini"]
+    path = shutil.copytree(folders["phi4-mini"][1], str(tmp_path / "phi4-mini"))
+    rewrite_config(path, partial_rotary_factor=None)  # only in rope_parameters, which the export replaces
     model = load_model(path, device="cpu")
+    assert model.config.rotary_dim == 8
     documents = [tokens_for(8 * ORIGINAL, batch=1, seed=s)[0] for s in range(2)]
     settings = search.Settings(population=4, iterations=1, parents=2, mutations=2, crossovers=2)
     factors = str(tmp_path / "factors.json")
@@ -320,10 +355,7 @@ def test_finetune_runs_on_the_family(name, tmp_path):
 # Bad input: one sentence, exit 2
 
 
-def rewrite_config(path, **changes):
-    config = json.load(open(os.path.join(path, "config.json")))
-    config.update(changes)
-    json.dump(config, open(os.path.join(path, "config.json"), "w"))
+
 
 
 def run_eval(capsys, monkeypatch, *argv):
