@@ -175,6 +175,9 @@ ROPE_CASES = {  # name -> (rope dict, partial_rotary_factor)
                           "short_factor": SHORT, "long_factor": LONG}, 0.5),
     "yarn-partial": ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": ORIGINAL}, 0.5),
     "dynamic-partial": ({"rope_type": "dynamic", "factor": 2.0}, 0.5),
+    "linear-partial": ({"rope_type": "linear", "factor": 2.0}, 0.5),
+    "llama3-partial": ({"rope_type": "llama3", "factor": 4.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                        "original_max_position_embeddings": ORIGINAL}, 0.5),
 }
 
 
