@@ -166,6 +166,8 @@ def load_tokenizer(model_dir):
         with open(os.path.join(model_dir, "config.json")) as f:
             config = json.load(f)
     bos, eos = config.get("bos_token_id"), config.get("eos_token_id")
+    if isinstance(eos, list):  # Llama 3.x Instruct lists its end tokens; the first, <|end_of_text|>, ends a document
+        eos = eos[0] if eos else None
     path = os.path.join(model_dir, "tokenizer.json")
     if os.path.exists(path):
         from tokenizers import Tokenizer as HFTokenizer

@@ -77,10 +77,10 @@ def prefix_losses(model, rope, document, lengths):
             for n in lengths}
 
 
-def same_angles(rope, lengths, original, head_dim, base):
+def same_angles(rope, lengths, original, rotary_dim, base):
     """Whether `rope` rescales every one of `lengths` alike (one forward can then serve them all)."""
-    tables = {tuple(longrope.rope_frequencies(rope, head_dim, base, n)[0].tolist())
-              + (longrope.rope_frequencies(rope, head_dim, base, n)[1], rope.n_hat and n > original) for n in lengths}
+    tables = {tuple(longrope.rope_frequencies(rope, rotary_dim, base, n)[0].tolist())
+              + (longrope.rope_frequencies(rope, rotary_dim, base, n)[1], rope.n_hat and n > original) for n in lengths}
     return len(tables) == 1
 
 
@@ -90,7 +90,7 @@ def model_losses(model, rope_at, documents, lengths, original):
     groups = {}
     for n in lengths:
         rope = rope_at(model, n)
-        key = next((k for k in groups if k[0] == rope and same_angles(rope, groups[k] + [n], original, cfg.head_dim,
+        key = next((k for k in groups if k[0] == rope and same_angles(rope, groups[k] + [n], original, cfg.rotary_dim,
                                                                         cfg.rope_theta)), (rope, n))
         groups.setdefault(key, []).append(n)
     losses = {}
@@ -178,9 +178,9 @@ def ablations(out, run, stages, original, target, tuned, documents, short_docume
                           search_n_hat=False, provenance={"stage": "ablation: second search without n_hat"})
     _, _, _, _, seeds, to_rope = search.plan(model, target, original, init=model.rope, attention_factor=scale)
     seeds = dict(seeds)
-    final = longrope.load_factors(os.path.join(out, "longrope", "factors-final.json"), model.config.head_dim)
+    final = longrope.load_factors(os.path.join(out, "longrope", "factors-final.json"), model.config.rotary_dim)
     rows = [("second search (with n_hat)", tuned_dir, final, documents, target),
-            ("second search without n_hat", tuned_dir, longrope.load_factors(no_n_hat, model.config.head_dim),
+            ("second search without n_hat", tuned_dir, longrope.load_factors(no_n_hat, model.config.rotary_dim),
              documents, target),
             (f"{fmt(tuned)} factors stretched by PI (no second search)", tuned_dir, to_rope(seeds["init"]),
              documents, target),
@@ -357,7 +357,7 @@ def main(argv=None):
         save()
     with open(os.path.join(pipeline_dir, "pipeline.json")) as f:
         run = json.load(f)["run"]
-    final = longrope.load_factors(os.path.join(pipeline_dir, "factors-final.json"), model.config.head_dim)
+    final = longrope.load_factors(os.path.join(pipeline_dir, "factors-final.json"), model.config.rotary_dim)
     target = int(round(final.factor * final.original_max_len))
     stages = train.plan_stages(original, target)
     tuned = [n for _, kind, n in stages if kind == "finetune"][-1]

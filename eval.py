@@ -44,7 +44,7 @@ def rope_for(spec, model, original, length, target=None):
     """A method configured for `target` (default: for the length evaluated), a factor file, or the model's own."""
     if spec == "model":
         return model.rope
-    rope = parse_rope(spec, model.config.head_dim, original, target or length)
+    rope = parse_rope(spec, model.config.rotary_dim, original, target or length)
     return rope if rope.name else replace(rope, name=spec)
 
 
@@ -278,7 +278,7 @@ def cmd_figures(args):
     if args.factors:
         from model import load_model as _load
         cfg = _load(args.model, device="cpu").config
-        written.append(plot_factors(args.factors.split(","), cfg.head_dim, cfg.rope_theta,
+        written.append(plot_factors(args.factors.split(","), cfg.rotary_dim, cfg.rope_theta,
                                     os.path.join(args.out, "factors.png")))
     if args.passkey:
         with open(args.passkey) as f:
@@ -362,7 +362,7 @@ def cmd_reproduce(args):
 
     figures = [plot_perplexity(ppl, os.path.join(args.out, "perplexity.png"),
                                f"Tiny model, no fine-tuning (trained at {original} tokens)"),
-               plot_factors([factors], model.config.head_dim, model.config.rope_theta,
+               plot_factors([factors], model.config.rotary_dim, model.config.rope_theta,
                             os.path.join(args.out, "factors.png")),
                *plot_passkey(passkey, os.path.join(args.out, "passkey.png"),
                              os.path.join(args.out, "passkey_heatmap.png"), "longrope")]
@@ -385,7 +385,8 @@ def main():
     def common_args(p):
         p.add_argument("--model", default="tiny", help="model folder (HF or Meta format), or 'tiny' (default)")
         p.add_argument("--rope", default="model",
-                       help="comma-separated: model (the checkpoint's own), none, pi, ntk, dynamic-ntk, yarn, FILE.json")
+                       help="comma-separated: model (the checkpoint's own), none, pi, ntk, dynamic-ntk, yarn, llama3, "
+                            "FILE.json")
         p.add_argument("--target", default=None,
                        help="length the baseline methods are stretched to (default: each evaluated length)")
         p.add_argument("--original-length", default=None,

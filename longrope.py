@@ -9,13 +9,18 @@ and one rescale factor lambda_i per frequency. The methods differ only in their 
     ntk          lambda_i = s^(2i/(d-2))                    (NTK-aware: base * s^(d/(d-2)))
     dynamic-ntk  ntk, with s taken from the current sequence length
     yarn         a ramp between 1 (fast frequencies) and s (slow ones), plus an attention scale 0.1 ln s + 1
+    llama3       Llama 3.1's rule: wavelengths under L/high_freq_factor keep lambda = 1, those over
+                 L/low_freq_factor get s, a smooth blend in between; no attention scale
     longrope     lambda_i found by evolutionary search (Section 3.2); the first n_hat positions keep the
                  original angles (Eq. 3); attention scale sqrt(1 + ln s / ln L_original); one set of factors for
                  short sequences and one for long ones (Section 3.3).
 
 Each method is a pure function of the frequencies returning (inverse frequencies, attention scale); the cos/sin
 tables are rebuilt from them for the length at hand, in float32, and are never saved in a checkpoint.
-The layout is Hugging Face's rotate-half: the first half of a head's channels pairs with the second half.
+The layout is Hugging Face's rotate-half: the first half of the rotated channels pairs with the second half.
+Some models rotate only the first rotary_dim = head_dim * partial_rotary_factor channels of each head (Phi-4-mini):
+every `head_dim` argument below is then that rotary dimension, d = rotary_dim, and a factor file holds one
+factor per rotated frequency (rotary_dim / 2).
 The factor file is a JSON holding the rope dict exactly as transformers reads it (`rope_type: "longrope"`,
 `short_factor`, `long_factor`, `original_max_position_embeddings`, `factor`, `attention_factor`), plus `n_hat`
 and provenance fields of our own.
@@ -29,7 +34,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-METHODS = ("none", "pi", "ntk", "dynamic-ntk", "yarn", "longrope")
+METHODS = ("none", "pi", "ntk", "dynamic-ntk", "yarn", "llama3", "longrope")
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,9 @@ class RopeScaling:
     n_hat: int = 0  # longrope: the first n_hat positions are not interpolated
     beta_fast: float = 32.0  # yarn ramp bounds, in rotations over original_max_len
     beta_slow: float = 1.0
+    truncate: bool = True  # yarn: round the ramp's ends to whole channels (transformers' default)
+    low_freq_factor: float = 1.0  # llama3: wavelengths beyond L / low_freq_factor are interpolated by s
+    high_freq_factor: float = 4.0  # llama3: wavelengths below L / high_freq_factor are kept
     name: str = ""  # label for tables and figures; defaults to the method
     extra: dict = field(default_factory=dict, compare=False, hash=False)  # provenance read from a factor file
 
@@ -72,21 +80,42 @@ def inverse_frequencies(head_dim, base):
     return 1.0 / (base ** exponents)
 
 
+def yarn_attention_scale(factor, mscale=1.0):
+    """YaRN's attention temperature sqrt(1/t) = 0.1 * mscale * ln s + 1 (Peng et al. 2023; mscale = 1 there)."""
+    return 1.0 if factor <= 1 else 0.1 * mscale * math.log(factor) + 1.0
+
+
 def _yarn_inverse_frequencies(head_dim, base, rope):
     s, L = rope.factor, rope.original_max_len
 
     def dim_for_rotations(rotations):  # the channel whose wavelength fits `rotations` times into L
         return head_dim * math.log(L / (rotations * 2 * math.pi)) / (2 * math.log(base))
 
-    low = max(math.floor(dim_for_rotations(rope.beta_fast)), 0)
-    high = min(math.ceil(dim_for_rotations(rope.beta_slow)), head_dim - 1)
+    low, high = dim_for_rotations(rope.beta_fast), dim_for_rotations(rope.beta_slow)
+    if rope.truncate:
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, head_dim - 1)
     if low == high:
         high += 0.001  # avoid a zero-width ramp
     ramp = ((torch.arange(head_dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
     keep = 1 - ramp  # 1: high frequency, kept (extrapolated); 0: low frequency, interpolated by s
     powers = base ** (torch.arange(0, head_dim, 2).float() / head_dim)
     inv_freq = (1.0 / (s * powers)) * (1 - keep) + (1.0 / powers) * keep
-    return inv_freq, (0.1 * math.log(s) + 1.0 if s > 1 else 1.0)
+    return inv_freq, yarn_attention_scale(s)
+
+
+def _llama3_inverse_frequencies(head_dim, base, rope):
+    """Llama 3.1 (Dubey et al. 2024): by wavelength, the same three bands as YaRN's ramp, written as transformers
+    and Meta's reference code write them (the same float32 operations, so the same values)."""
+    theta = inverse_frequencies(head_dim, base)
+    s, L = rope.factor, rope.original_max_len
+    wavelength = 2 * math.pi / theta
+    long_bound, short_bound = L / rope.low_freq_factor, L / rope.high_freq_factor
+    inv_freq = torch.where(wavelength > long_bound, theta / s, theta)
+    smooth = (L / wavelength - rope.low_freq_factor) / (rope.high_freq_factor - rope.low_freq_factor)
+    blended = (1 - smooth) * inv_freq / s + smooth * inv_freq
+    medium = (wavelength >= short_bound) & (wavelength <= long_bound)
+    return torch.where(medium, blended, inv_freq)
 
 
 def longrope_attention_scale(factor, original_max_len):
@@ -111,6 +140,8 @@ def rope_frequencies(rope, head_dim, base, seq_len):
         inv_freq, scale = inverse_frequencies(head_dim, grown), 1.0
     elif rope.method == "yarn":
         inv_freq, scale = _yarn_inverse_frequencies(head_dim, base, rope)
+    elif rope.method == "llama3":
+        inv_freq, scale = _llama3_inverse_frequencies(head_dim, base, rope), 1.0
     else:  # longrope
         factors = rope.long_factor if rope.uses_long_factors(seq_len) else rope.short_factor
         if factors is None:
@@ -151,9 +182,14 @@ def rotate_half(x):
 
 
 def apply_rope(x, cos, sin):
-    """x (B, nh, T, hd); cos/sin (T, hd). The product runs in x's dtype, like transformers."""
+    """x (B, nh, T, hd); cos/sin (T, rotary_dim): the first rotary_dim channels of each head rotate, the rest pass
+    through unchanged (partial rotary). The product runs in x's dtype, like transformers."""
     cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-    return x * cos + rotate_half(x) * sin
+    rotary_dim = cos.shape[-1]
+    if rotary_dim == x.shape[-1]:
+        return x * cos + rotate_half(x) * sin
+    rotated, passed = x[..., :rotary_dim], x[..., rotary_dim:]
+    return torch.cat((rotated * cos + rotate_half(rotated) * sin, passed), dim=-1)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -166,15 +202,17 @@ def make_rope(method, original_max_len, target_len=None, factor=None):
         factor = max(target_len / original_max_len, 1.0) if target_len else 1.0
     if method == "dynamic-ntk":
         factor = 1.0  # the length itself sets the scale; transformers' `factor` would stretch it further
+    # llama3 keeps its RopeScaling defaults: Meta's low_freq_factor 1 and high_freq_factor 4
     return RopeScaling(method=method, factor=float(factor), original_max_len=int(original_max_len))
 
 
 def parse_rope(spec, head_dim, original_max_len, target_len=None):
-    """'none' | 'pi' | 'ntk' | 'dynamic-ntk' | 'yarn' | path/to/factors.json."""
+    """'none' | 'pi' | 'ntk' | 'dynamic-ntk' | 'yarn' | 'llama3' | path/to/factors.json."""
     if spec.endswith(".json"):
         return load_factors(spec, head_dim)
     if spec not in METHODS or spec == "longrope":
-        raise ValueError(f"unknown rope method '{spec}'; expected one of none, pi, ntk, dynamic-ntk, yarn or a .json factor file")
+        raise ValueError(f"unknown rope method '{spec}'; expected one of none, pi, ntk, dynamic-ntk, yarn, llama3 or a "
+                         f".json factor file")
     return make_rope(spec, original_max_len, target_len)
 
 
@@ -182,7 +220,8 @@ def _check_factors(values, head_dim, what):
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) for v in values):
         raise ValueError(f"{what} must be a list of numbers")
     if len(values) != head_dim // 2:
-        raise ValueError(f"{what} has {len(values)} values but head dimension {head_dim} needs {head_dim // 2}")
+        raise ValueError(f"{what} has {len(values)} values but rotary dimension {head_dim} needs {head_dim // 2} "
+                         f"(one per rotated frequency)")
     bad = [v for v in values if not (math.isfinite(v) and v > 0)]
     if bad:
         raise ValueError(f"{what} must hold finite positive numbers, found {bad[0]}")
@@ -192,10 +231,14 @@ def _check_factors(values, head_dim, what):
 
 
 def rope_from_hf(rope_dict, head_dim, max_position_embeddings):
-    """The rope dict of a config.json (`rope_scaling` or `rope_parameters`) as a RopeScaling."""
+    """The rope dict of a config.json (`rope_scaling` or `rope_parameters`) as a RopeScaling.
+
+    Every key transformers reads for a rope type is read here the same way (rope_theta and partial_rotary_factor by
+    the model config); keys it ignores are ignored; a rope type it has and this code lacks is refused."""
     if not rope_dict:
         return RopeScaling(original_max_len=max_position_embeddings)
     kind = rope_dict.get("rope_type", rope_dict.get("type", "default"))
+    kind = "longrope" if kind == "su" else kind  # the first Phi-3 configs called LongRoPE "su"
     original = int(rope_dict.get("original_max_position_embeddings") or max_position_embeddings)
     if kind == "default":
         return RopeScaling(original_max_len=max_position_embeddings)
@@ -204,9 +247,22 @@ def rope_from_hf(rope_dict, head_dim, max_position_embeddings):
     if kind == "dynamic":
         return RopeScaling("dynamic-ntk", float(rope_dict["factor"]), max_position_embeddings)
     if kind == "yarn":
+        factor = float(rope_dict.get("factor") or max_position_embeddings / original)
+        attention_factor = rope_dict.get("attention_factor")
+        mscale, mscale_all_dim = rope_dict.get("mscale"), rope_dict.get("mscale_all_dim")
+        if attention_factor is None and mscale and mscale_all_dim:  # DeepSeek's configs; one alone is ignored
+            attention_factor = yarn_attention_scale(factor, mscale) / yarn_attention_scale(factor, mscale_all_dim)
         return RopeScaling(
-            "yarn", float(rope_dict["factor"]), original, attention_factor=rope_dict.get("attention_factor"),
-            beta_fast=float(rope_dict.get("beta_fast") or 32), beta_slow=float(rope_dict.get("beta_slow") or 1))
+            "yarn", factor, original, attention_factor=attention_factor,
+            beta_fast=float(rope_dict.get("beta_fast") or 32), beta_slow=float(rope_dict.get("beta_slow") or 1),
+            truncate=bool(rope_dict.get("truncate", True)))
+    if kind == "llama3":
+        for key in ("factor", "low_freq_factor", "high_freq_factor"):
+            if rope_dict.get(key) is None:
+                raise ValueError(f"rope_type 'llama3' needs '{key}' in the rope dict")
+        return RopeScaling("llama3", float(rope_dict["factor"]), original,
+                           low_freq_factor=float(rope_dict["low_freq_factor"]),
+                           high_freq_factor=float(rope_dict["high_freq_factor"]))
     if kind == "longrope":
         factor = rope_dict.get("factor") or max_position_embeddings / original
         return RopeScaling(
@@ -214,7 +270,8 @@ def rope_from_hf(rope_dict, head_dim, max_position_embeddings):
             long_factor=_check_factors(rope_dict.get("long_factor"), head_dim, "long_factor"),
             short_factor=_check_factors(rope_dict.get("short_factor"), head_dim, "short_factor"),
             attention_factor=rope_dict.get("attention_factor"))
-    raise ValueError(f"rope_type '{kind}' is not supported; expected default, linear, dynamic, yarn or longrope")
+    raise ValueError(f"rope_type '{kind}' is not supported; expected default, linear, dynamic, yarn, llama3, longrope "
+                     f"or su (longrope)")
 
 
 def to_hf(rope, head_dim):
@@ -231,7 +288,12 @@ def to_hf(rope, head_dim):
         d = {"rope_type": "yarn", "factor": rope.factor, "original_max_position_embeddings": rope.original_max_len}
         if rope.attention_factor is not None:
             d["attention_factor"] = rope.attention_factor
+        if not rope.truncate:
+            d["truncate"] = False
         return d
+    if rope.method == "llama3":
+        return {"rope_type": "llama3", "factor": rope.factor, "low_freq_factor": rope.low_freq_factor,
+                "high_freq_factor": rope.high_freq_factor, "original_max_position_embeddings": rope.original_max_len}
     identity = [1.0] * (head_dim // 2)
     d = {
         "rope_type": "longrope",
@@ -270,7 +332,7 @@ def load_factors(path, head_dim):
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"factor file {path} is not valid JSON ({e})") from None
     rope_dict = record.get("rope_scaling") or record.get("rope_parameters") if isinstance(record, dict) else None
-    if not isinstance(rope_dict, dict) or rope_dict.get("rope_type", rope_dict.get("type")) != "longrope":
+    if not isinstance(rope_dict, dict) or rope_dict.get("rope_type", rope_dict.get("type")) not in ("longrope", "su"):
         raise ValueError(f"factor file {path} has no 'rope_scaling' dict with rope_type 'longrope'")
     for key in ("short_factor", "long_factor", "original_max_position_embeddings"):
         if key not in rope_dict:

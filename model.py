@@ -1,34 +1,31 @@
-"""Full definition of a Llama-2 / Mistral language model, its checkpoint loading and saving, in this single file.
+"""Full definition of a Llama-style language model in this single file: Llama 2 and 3, Mistral, Qwen2 and Phi-3.
 
 The network: token embeddings, pre-norm blocks of RMSNorm -> grouped-query attention with rotary positions ->
 RMSNorm -> SwiGLU MLP, a final RMSNorm and the LM head (Touvron et al. 2023, Llama 2; Jiang et al. 2023, Mistral 7B
-with its sliding-window attention). Positions go through longrope.py, so any rescaling method of the LongRoPE paper
-(Ding et al. 2024, Section 2-3) can be swapped on a loaded model without touching its weights (`set_rope`).
+with its sliding-window attention). The other families are this network with a switch or two in ModelConfig: q/k/v
+biases (Qwen2), rotary positions on only part of each head (Phi-4-mini); checkpoint.py reads each family's
+config.json and weight layout (Phi-3's fused weights are split there, at load). Positions go through longrope.py,
+so any rescaling method of the LongRoPE paper (Ding et al. 2024, Section 2-3) can be swapped on a loaded model
+without touching its weights (`set_rope`).
 
 Long sequences never materialize `length x vocab` logits: the loss is a chunked cross-entropy over the final hidden
 states (Section 4's perplexity evaluation at 2048k tokens would otherwise need terabytes).
 
-Checkpoints: Hugging Face (config.json + model.safetensors[.index.json] or pytorch_model*.bin) and Meta
-(params.json + consolidated.*.pth, whose interleaved q/k layout is converted to rotate-half once, in
-`meta_to_rotate_half`). Loading is strict, goes through an explicit key map, builds the model on the meta device
-and assigns mmap'd tensors, so a 7B model needs about one copy of its weights in memory.
+Checkpoint loading and saving live in checkpoint.py; `load_model`, `save_model` and the rest are importable from
+here too.
 """
 
-import glob
-import json
 import math
 import os
 import shutil
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from longrope import RopeScaling, apply_rope, rope_cos_sin, rope_from_hf, to_hf
-
-TINY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny")
+from longrope import RopeScaling, apply_rope, rope_cos_sin
 
 
 @dataclass
@@ -46,8 +43,16 @@ class ModelConfig:
     sliding_window: int | None = None  # Mistral: each token sees itself and the window-1 tokens before it
     tie_word_embeddings: bool = False
     bos_token_id: int | None = 1
-    eos_token_id: int | None = 2
-    model_type: str = "llama"
+    eos_token_id: int | list | None = 2
+    pad_token_id: int | None = None
+    model_type: str = "llama"  # one of checkpoint.FAMILIES
+    qkv_bias: bool = False  # Qwen2: the q/k/v projections carry biases
+    partial_rotary_factor: float = 1.0  # Phi-4-mini: rotary positions on the first 3/4 of each head's channels
+
+    @property
+    def rotary_dim(self):
+        """Channels per head that rotate (transformers' rule); the rope's frequencies and factors count half of it."""
+        return int(self.head_dim * self.partial_rotary_factor)
 
 
 PRESETS = {
@@ -56,55 +61,6 @@ PRESETS = {
     "mistral-7b": ModelConfig(n_kv_heads=8, intermediate_size=14336, max_position_embeddings=32768,
                               sliding_window=4096, model_type="mistral"),
 }
-
-
-def config_from_hf(cfg):
-    """ModelConfig from a Hugging Face config.json dict (Llama or Mistral)."""
-    if cfg.get("model_type") not in ("llama", "mistral"):
-        raise ValueError(f"model_type '{cfg.get('model_type')}' is not supported; expected llama or mistral")
-    if cfg.get("attention_bias") or cfg.get("mlp_bias") or cfg.get("hidden_act", "silu") != "silu":
-        raise ValueError("only Llama/Mistral without biases and with SiLU (SwiGLU) MLPs are supported")
-    n_heads = cfg["num_attention_heads"]
-    rope_params = cfg.get("rope_parameters") or {}
-    window = cfg.get("sliding_window") if cfg["model_type"] == "mistral" else None
-    return ModelConfig(
-        vocab_size=cfg["vocab_size"],
-        hidden_size=cfg["hidden_size"],
-        n_layers=cfg["num_hidden_layers"],
-        n_heads=n_heads,
-        n_kv_heads=cfg.get("num_key_value_heads") or n_heads,
-        head_dim=cfg.get("head_dim") or cfg["hidden_size"] // n_heads,
-        intermediate_size=cfg["intermediate_size"],
-        norm_eps=cfg.get("rms_norm_eps", 1e-6),
-        rope_theta=float(cfg.get("rope_theta") or rope_params.get("rope_theta") or 10000.0),
-        max_position_embeddings=cfg.get("max_position_embeddings", 4096),
-        sliding_window=window,
-        tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
-        bos_token_id=cfg.get("bos_token_id"),
-        eos_token_id=cfg.get("eos_token_id"),
-        model_type=cfg["model_type"],
-    )
-
-
-def rope_dict_from_hf(cfg):
-    """The rope scaling dict of a config.json, whichever key this transformers version wrote it under."""
-    rope = dict(cfg.get("rope_parameters") or cfg.get("rope_scaling") or {})
-    return None if rope.get("rope_type", rope.get("type", "default")) == "default" else rope
-
-
-def config_from_meta(params, vocab_size, max_len=None):
-    """ModelConfig from Meta's params.json; the MLP width follows Meta's rounding rule."""
-    dim, n_heads = params["dim"], params["n_heads"]
-    hidden = int(2 * (4 * dim) / 3)
-    if params.get("ffn_dim_multiplier"):
-        hidden = int(params["ffn_dim_multiplier"] * hidden)
-    multiple = params.get("multiple_of", 256)
-    hidden = multiple * ((hidden + multiple - 1) // multiple)
-    return ModelConfig(
-        vocab_size=vocab_size, hidden_size=dim, n_layers=params["n_layers"], n_heads=n_heads,
-        n_kv_heads=params.get("n_kv_heads") or n_heads, head_dim=dim // n_heads, intermediate_size=hidden,
-        norm_eps=params.get("norm_eps", 1e-5), rope_theta=float(params.get("rope_theta", 10000.0)),
-        max_position_embeddings=max_len or params.get("max_seq_len", 4096))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -186,9 +142,9 @@ class Attention(nn.Module):
         self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
         self.window = cfg.sliding_window
         self.attend = attention  # parallel.py swaps in Ulysses sequence parallelism here, from outside
-        self.q_proj = nn.Linear(cfg.hidden_size, cfg.n_heads * cfg.head_dim, bias=False)
-        self.k_proj = nn.Linear(cfg.hidden_size, cfg.n_kv_heads * cfg.head_dim, bias=False)
-        self.v_proj = nn.Linear(cfg.hidden_size, cfg.n_kv_heads * cfg.head_dim, bias=False)
+        self.q_proj = nn.Linear(cfg.hidden_size, cfg.n_heads * cfg.head_dim, bias=cfg.qkv_bias)
+        self.k_proj = nn.Linear(cfg.hidden_size, cfg.n_kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
+        self.v_proj = nn.Linear(cfg.hidden_size, cfg.n_kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.hidden_size, bias=False)
 
     def forward(self, x, cos, sin, cache=None, layer=0, start=0):
@@ -339,7 +295,7 @@ class Transformer(nn.Module):
         """cos/sin for positions 0..seq_len-1, reused while the rope and length stay the same."""
         key = (self.rope, seq_len, str(device))
         if key not in self._rope_tables:
-            self._rope_tables = {key: rope_cos_sin(self.rope, self.config.head_dim, self.config.rope_theta,
+            self._rope_tables = {key: rope_cos_sin(self.rope, self.config.rotary_dim, self.config.rope_theta,
                                                    torch.arange(seq_len), seq_len, device)}
         return self._rope_tables[key]
 
@@ -399,218 +355,6 @@ class Transformer(nn.Module):
         return torch.cat(out, dim=1)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Checkpoints: explicit key maps, strict loading, mmap, meta device
-
-_LAYER_KEYS = {  # Hugging Face name inside model.layers.{i} -> Meta name inside layers.{i}
-    "self_attn.q_proj": "attention.wq", "self_attn.k_proj": "attention.wk", "self_attn.v_proj": "attention.wv",
-    "self_attn.o_proj": "attention.wo", "mlp.gate_proj": "feed_forward.w1", "mlp.down_proj": "feed_forward.w2",
-    "mlp.up_proj": "feed_forward.w3", "input_layernorm": "attention_norm", "post_attention_layernorm": "ffn_norm",
-}
-# Meta shards a model over several files (model parallel): the dimension each weight is split along; None: copied
-_META_SPLIT = {"tok_embeddings": 1, "output": 0, "wq": 0, "wk": 0, "wv": 0, "wo": 1, "w1": 0, "w2": 1, "w3": 0}
-
-
-def hf_key_map(cfg):
-    """Hugging Face checkpoint key -> our parameter name (ours are Hugging Face's without the `model.` prefix)."""
-    keys = {"model.embed_tokens.weight": "embed_tokens.weight", "model.norm.weight": "norm.weight"}
-    if not cfg.tie_word_embeddings:
-        keys["lm_head.weight"] = "lm_head.weight"
-    for i in range(cfg.n_layers):
-        for name in _LAYER_KEYS:
-            keys[f"model.layers.{i}.{name}.weight"] = f"layers.{i}.{name}.weight"
-    return keys
-
-
-def meta_key_map(cfg):
-    """Meta checkpoint key -> our parameter name."""
-    keys = {"tok_embeddings.weight": "embed_tokens.weight", "norm.weight": "norm.weight",
-            "output.weight": "lm_head.weight"}
-    for i in range(cfg.n_layers):
-        for ours, meta in _LAYER_KEYS.items():
-            keys[f"layers.{i}.{meta}.weight"] = f"layers.{i}.{ours}.weight"
-    return keys
-
-
-def meta_to_rotate_half(w, n_heads):
-    """Meta rotates channel pairs (2j, 2j+1) of each head; Hugging Face pairs (j, j + hd/2) ("rotate half").
-
-    Reordering the output rows of wq/wk so that row 2j goes to j and row 2j+1 to j + hd/2 makes both layouts
-    compute the same attention scores (the same permutation transformers' conversion script applies).
-    """
-    out_dim, in_dim = w.shape
-    return w.view(n_heads, out_dim // n_heads // 2, 2, in_dim).transpose(1, 2).reshape(out_dim, in_dim)
-
-
-def _read_tensors(file):
-    """All tensors of one checkpoint file, mmap'd where the format allows."""
-    try:
-        if file.endswith(".safetensors"):
-            from safetensors import safe_open
-            with safe_open(file, framework="pt") as f:
-                return {k: f.get_tensor(k) for k in f.keys()}
-        try:
-            return torch.load(file, map_location="cpu", mmap=True, weights_only=True)
-        except RuntimeError as e:
-            if "mmap" not in str(e):
-                raise
-            return torch.load(file, map_location="cpu", weights_only=True)  # an old, non-zip .bin
-    except FileNotFoundError:
-        raise ValueError(f"checkpoint file {file} is missing") from None
-    except Exception as e:  # safetensors and pickle errors have no common base class
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"checkpoint file {file} cannot be read ({first})") from None
-
-
-def _read_json(file):
-    try:
-        with open(file) as f:
-            return json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{file} is not valid JSON ({e})") from None
-
-
-def _hf_weight_files(path):
-    for index, single in (("model.safetensors.index.json", "model.safetensors"),
-                          ("pytorch_model.bin.index.json", "pytorch_model.bin")):
-        if os.path.exists(os.path.join(path, index)):
-            weight_map = _read_json(os.path.join(path, index)).get("weight_map", {})
-            return [os.path.join(path, f) for f in sorted(set(weight_map.values()))]
-        if os.path.exists(os.path.join(path, single)):
-            return [os.path.join(path, single)]
-    raise ValueError(f"{path} has a config.json but no weights (model.safetensors, its index, or pytorch_model.bin)")
-
-
-def _merge_meta_shards(shards):
-    if len(shards) == 1:
-        return shards[0]
-    merged = {}
-    for key in shards[0]:
-        dim = _META_SPLIT.get(key.split(".")[-2])
-        merged[key] = shards[0][key] if dim is None else torch.cat([s[key] for s in shards], dim=dim)
-    return merged
-
-
-def resolve_model_dir(path):
-    return TINY_DIR if path in (None, "tiny") else path
-
-
-def load_model(path="tiny", device=None, dtype=None, rope=None, max_len=None):
-    """Loads a Llama/Mistral checkpoint folder (Hugging Face or Meta format) into our Transformer.
-
-    device defaults to CUDA when present; dtype to bfloat16 on CUDA, float32 on CPU. The config's own rope scaling
-    is used unless `rope` is given. `max_len` overrides the original context length of a Meta checkpoint.
-    """
-    path = resolve_model_dir(path)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
-    if not os.path.isdir(path):
-        raise ValueError(f"model folder {path} does not exist")
-    if os.path.exists(os.path.join(path, "config.json")):
-        hf = _read_json(os.path.join(path, "config.json"))
-        try:
-            cfg = config_from_hf(hf)
-        except KeyError as e:
-            raise ValueError(f"{path}/config.json lacks the field {e}") from None
-        state = {}
-        for file in _hf_weight_files(path):
-            state.update(_read_tensors(file))
-        # transformers < 4.31 saved RoPE's inverse frequencies as buffers; they are recomputed, never loaded
-        state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
-        if cfg.tie_word_embeddings:
-            state.pop("lm_head.weight", None)
-        key_map, permute = hf_key_map(cfg), {}
-        file_rope = rope_from_hf(rope_dict_from_hf(hf), cfg.head_dim, cfg.max_position_embeddings)
-        if file_rope.method == "longrope" and hf.get("n_hat"):  # ours, written by save_model / search.py --export
-            file_rope = replace(file_rope, n_hat=int(hf["n_hat"]))
-    elif os.path.exists(os.path.join(path, "params.json")):
-        files = sorted(glob.glob(os.path.join(path, "consolidated.*.pth")))
-        if not files:
-            raise ValueError(f"{path} has a params.json but no consolidated.*.pth weights")
-        state = _merge_meta_shards([_read_tensors(f) for f in files])
-        state.pop("rope.freqs", None)  # Meta's precomputed frequencies, recomputed here
-        if "tok_embeddings.weight" not in state:
-            raise ValueError(f"{path}: Meta checkpoint lacks tok_embeddings.weight")
-        params = _read_json(os.path.join(path, "params.json"))
-        cfg = config_from_meta(params, state["tok_embeddings.weight"].shape[0], max_len)
-        key_map = meta_key_map(cfg)
-        permute = {f"layers.{i}.attention.{w}.weight": heads for i in range(cfg.n_layers)
-                   for w, heads in (("wq", cfg.n_heads), ("wk", cfg.n_kv_heads))}
-        file_rope = RopeScaling(original_max_len=cfg.max_position_embeddings)
-    else:
-        raise ValueError(f"{path} has neither config.json (Hugging Face) nor params.json (Meta)")
-
-    missing = sorted(set(key_map) - set(state))
-    unexpected = sorted(set(state) - set(key_map))
-    if missing or unexpected:
-        parts = ([f"missing {', '.join(missing[:5])}" + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")]
-                 if missing else []) + ([f"unexpected {', '.join(unexpected[:5])}" +
-                                        (f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else "")]
-                                       if unexpected else [])
-        raise ValueError(f"checkpoint {path} does not match its config: {'; '.join(parts)}")
-
-    with torch.device("meta"):
-        model = Transformer(cfg, rope=rope or file_rope)
-    expected = dict(model.named_parameters())
-    ours = {}
-    for key, name in key_map.items():
-        tensor = state[key]
-        if key in permute:
-            tensor = meta_to_rotate_half(tensor, permute[key])
-        if tuple(tensor.shape) != tuple(expected[name].shape):
-            raise ValueError(f"checkpoint {path}: {key} has shape {tuple(tensor.shape)}, "
-                             f"expected {tuple(expected[name].shape)}")
-        ours[name] = tensor.to(dtype)
-    if cfg.tie_word_embeddings:
-        ours["lm_head.weight"] = ours["embed_tokens.weight"]
-    model.load_state_dict(ours, strict=True, assign=True)
-    if cfg.tie_word_embeddings:
-        model.lm_head.weight = model.embed_tokens.weight
-    return model.to(device).eval()
-
-
-def hf_config_dict(cfg, rope=None):
-    """config.json for transformers' LlamaForCausalLM / MistralForCausalLM."""
-    d = {
-        "architectures": ["MistralForCausalLM" if cfg.model_type == "mistral" else "LlamaForCausalLM"],
-        "model_type": cfg.model_type, "vocab_size": cfg.vocab_size, "hidden_size": cfg.hidden_size,
-        "num_hidden_layers": cfg.n_layers, "num_attention_heads": cfg.n_heads, "num_key_value_heads": cfg.n_kv_heads,
-        "head_dim": cfg.head_dim, "intermediate_size": cfg.intermediate_size, "rms_norm_eps": cfg.norm_eps,
-        "rope_theta": cfg.rope_theta, "max_position_embeddings": cfg.max_position_embeddings,
-        "tie_word_embeddings": cfg.tie_word_embeddings, "bos_token_id": cfg.bos_token_id,
-        "eos_token_id": cfg.eos_token_id, "hidden_act": "silu", "attention_bias": False, "mlp_bias": False,
-        "torch_dtype": "float32",
-    }
-    if cfg.model_type == "mistral":
-        d["sliding_window"] = cfg.sliding_window
-    if rope is not None and rope.method != "none":
-        d["rope_scaling"] = to_hf(rope, cfg.head_dim)
-        d["max_position_embeddings"] = int(round(rope.factor * rope.original_max_len))
-        if rope.method == "longrope":
-            d["n_hat"] = rope.n_hat  # ours; transformers keeps it as an unused attribute
-    return d
-
-
-def save_model(model, out_dir, rope=None, dtype=None):
-    """Writes Hugging Face format (config.json + model.safetensors), atomically, loadable by transformers.
-
-    The config carries `rope` (default: the model's current one) as its rope scaling dict."""
-    from safetensors.torch import save_file
-    os.makedirs(out_dir, exist_ok=True)
-    cfg = model.config
-    keys = {ours: hf for hf, ours in hf_key_map(cfg).items()}
-    state = {keys[name]: p.detach().to(dtype or p.dtype).contiguous().cpu()
-             for name, p in model.named_parameters() if name in keys}
-    config = hf_config_dict(cfg, model.rope if rope is None else rope)
-    config["torch_dtype"] = str(next(iter(state.values())).dtype).replace("torch.", "")
-    save_file(state, os.path.join(out_dir, "model.safetensors.tmp"), metadata={"format": "pt"})
-    os.replace(os.path.join(out_dir, "model.safetensors.tmp"), os.path.join(out_dir, "model.safetensors"))
-    with open(os.path.join(out_dir, "config.json.tmp"), "w") as f:
-        json.dump(config, f, indent=2)
-    os.replace(os.path.join(out_dir, "config.json.tmp"), os.path.join(out_dir, "config.json"))
-    return out_dir
-
-
 def describe(cfg):
     n = cfg.vocab_size * cfg.hidden_size * (1 if cfg.tie_word_embeddings else 2) + cfg.n_layers * (
         cfg.hidden_size * cfg.head_dim * (2 * cfg.n_heads + 2 * cfg.n_kv_heads) + 3 * cfg.hidden_size * cfg.intermediate_size)
@@ -618,3 +362,17 @@ def describe(cfg):
            f"({cfg.n_kv_heads} kv), original length {cfg.max_position_embeddings}"
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Checkpoints: checkpoint.py; `from model import load_model` keeps working (a lazy import: checkpoint.py imports
+# this file)
+
+CHECKPOINT_NAMES = ("load_model", "save_model", "resolve_model_dir", "hf_config_dict", "config_from_hf",
+                    "config_from_meta", "rope_dict_from_hf", "hf_key_map", "meta_key_map", "meta_to_rotate_half",
+                    "FAMILIES", "TINY_DIR")
+
+
+def __getattr__(name):
+    if name in CHECKPOINT_NAMES:
+        import checkpoint as checkpoint_file  # `checkpoint` here is torch's activation checkpointing
+        return getattr(checkpoint_file, name)
+    raise AttributeError(f"module 'model' has no attribute '{name}'")

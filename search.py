@@ -44,7 +44,7 @@ from model import config_from_hf, hf_config_dict, load_model, resolve_model_dir,
 
 N_HAT_CANDIDATES = (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64, 128, 256)  # Section 3.2's set for n_hat
 GRID = 100  # factors live on a 0.01 grid, held as integer hundredths so duplicates compare exactly
-SEED_METHODS = ("pi", "ntk", "yarn")
+SEED_METHODS = ("pi", "ntk", "yarn")  # the default; --seeds may add dynamic-ntk and llama3
 MUTATION_STEP = 0.15  # standard deviation of a mutation's log-factor change (about +-15%)
 
 
@@ -305,8 +305,9 @@ def export_model(model_dir, factors_path, out_dir):
     with open(config_path) as f:
         config = json.load(f)
     cfg = config_from_hf(config)
-    rope = longrope.load_factors(factors_path, cfg.head_dim)
-    original = longrope.rope_from_hf(rope_dict_from_hf(config), cfg.head_dim, cfg.max_position_embeddings).original_max_len
+    rope = longrope.load_factors(factors_path, cfg.rotary_dim)
+    original = longrope.rope_from_hf(rope_dict_from_hf(config), cfg.rotary_dim,
+                                     cfg.max_position_embeddings).original_max_len
     if rope.original_max_len != original:
         raise ValueError(f"{factors_path} was searched for original length {rope.original_max_len} but "
                          f"{config_path} says {original}")
@@ -323,12 +324,14 @@ def export_model(model_dir, factors_path, out_dir):
             shutil.copy2(src, dst)
     extended = hf_config_dict(cfg, rope)
     config.pop("rope_parameters", None)  # transformers 5's key; `rope_scaling` below replaces it
-    config.update({k: extended[k] for k in ("rope_scaling", "rope_theta", "max_position_embeddings", "n_hat")})
+    # partial_rotary_factor may have been inside the replaced rope_parameters only
+    keys = ("rope_scaling", "rope_theta", "max_position_embeddings", "n_hat", "partial_rotary_factor")
+    config.update({k: extended[k] for k in keys if k in extended})
     common.save_json(os.path.join(out_dir, "config.json"), config)
     if rope.n_hat > 0:
         print(f"warning: n_hat = {rope.n_hat} is stored in config.json but transformers does not apply it (its "
               f"first {rope.n_hat} positions get scaled too); here, apply it with "
-              f"model.set_rope(longrope.load_factors('{factors_path}', {cfg.head_dim}))", file=sys.stderr)
+              f"model.set_rope(longrope.load_factors('{factors_path}', {cfg.rotary_dim}))", file=sys.stderr)
     return out_dir
 
 
@@ -371,6 +374,9 @@ def parse_args(argv=None):
                    help="no search: write a copy of --model whose config.json carries --factors to DIR")
     p.add_argument("--attention-factor", type=float, help="fix LongRoPE's attention scale (default: sqrt(1 + ln s / "
                                                           "ln L), as transformers computes it)")
+    p.add_argument("--seeds", default=",".join(SEED_METHODS),
+                   help="methods whose factors seed the search: pi, ntk, dynamic-ntk, yarn, llama3 (default: "
+                        "%(default)s)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is fastest for "
                                                "the tiny model on a busy machine)")
@@ -380,7 +386,7 @@ def parse_args(argv=None):
 
 
 def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None, attention_factor=None,
-         search_n_hat=True):
+         seed_methods=SEED_METHODS, search_n_hat=True):
     """What is searched: the long factors and n_hat at target_len, or (recover: a RopeScaling, Section 3.3) its short
     factors at short_len (default: the original length) with the long ones fixed.
 
@@ -388,17 +394,18 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
     by target_len / its own length: PI on top of them, and YaRN's rule on top of them (`yarn_on_top`), for the
     progressive extension's second search (Section 3.3).
     `attention_factor` fixes the attention scale of every candidate (default: sqrt(1 + ln s / ln L) for this s).
+    `seed_methods` are the rescaling methods whose factors at target_len seed the population.
     `search_n_hat=False` keeps n_hat at 0 (the ablation of Table 11).
     Returns (length, s, original, space, seeds, to_rope)."""
-    head_dim, theta = model.config.head_dim, model.config.rope_theta
+    rotary_dim, theta = model.config.rotary_dim, model.config.rope_theta
     if recover is not None:
         factor, original = recover.factor, recover.original_max_len
         length = short_len or original
         if length > original:
             raise ValueError(f"the short length {length} exceeds the original length {original}; short factors "
                              f"only apply to sequences that fit it")
-        space = search_space(factor, head_dim, length, search_n_hat=False)  # n_hat only acts on long sequences
-        seeds = [("identity", space.snap([1.0] * (head_dim // 2))), ("long", space.snap(recover.long_factor))]
+        space = search_space(factor, rotary_dim, length, search_n_hat=False)  # n_hat only acts on long sequences
+        seeds = [("identity", space.snap([1.0] * (rotary_dim // 2))), ("long", space.snap(recover.long_factor))]
         if recover.short_factor:
             seeds.append(("short", space.snap(recover.short_factor)))
         return length, factor, original, space, seeds, lambda c: replace(recover, short_factor=c.factors)
@@ -407,16 +414,16 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
     if length <= original:
         raise ValueError(f"target length {length} must exceed the original length {original}")
     factor = length / original
-    space = search_space(factor, head_dim, length, search_n_hat)
-    seeds = [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, original, length), head_dim, theta, length)))
-             for m in SEED_METHODS]
+    space = search_space(factor, rotary_dim, length, search_n_hat)
+    seeds = [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, original, length), rotary_dim, theta,
+                                                     length))) for m in seed_methods]
     if init is not None:
         if init.original_max_len != original or not init.long_factor:
             raise ValueError(f"the initial factors are for original length {init.original_max_len}, not {original}")
         stretch = factor / init.factor
         n_hat = init.n_hat if init.n_hat in space.n_hat_choices else 0
         seeds.append(("init", space.snap([f * stretch for f in init.long_factor], n_hat)))
-        on_top = yarn_on_top(init.long_factor, head_dim, theta, int(round(init.factor * original)), stretch)
+        on_top = yarn_on_top(init.long_factor, rotary_dim, theta, int(round(init.factor * original)), stretch)
         seeds.append(("init-yarn", space.snap(on_top, n_hat)))
     return length, factor, original, space, seeds, lambda c: RopeScaling("longrope", factor, original, c.factors,
                                                                          n_hat=c.n_hat,
@@ -425,17 +432,17 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
 
 def run_search(model, documents, out, settings, target_len=None, original=None, recover=None, short_len=None,
                init=None, resume=False, stop_after=None, provenance=None, loss_fn=None, write=True,
-               compare_methods=True, attention_factor=None, search_n_hat=True):
+               compare_methods=True, attention_factor=None, seed_methods=SEED_METHODS, search_n_hat=True):
     """The search on a loaded model: writes the factor file `out` (its state and candidate log next to it) and
     returns the best RopeScaling. `stop_after` ends after that many iterations without writing `out`, as a kill
     would (returns None). `loss_fn(model, rope, documents)` replaces evaluate_loss (train.py passes a
-    sequence-parallel one); `compare_methods` also scores PI, NTK and YaRN with their own attention scales."""
+    sequence-parallel one); `compare_methods` also scores the seed methods with their own attention scales."""
     loss_fn = loss_fn or evaluate_loss
     started = time.time()
     length, factor, original, space, seeds, to_rope = plan(model, target_len, original, recover, short_len, init,
-                                                           attention_factor, search_n_hat)
+                                                           attention_factor, seed_methods, search_n_hat)
     state_path = os.path.splitext(out)[0] + ".state.json"
-    head_dim = model.config.head_dim
+    rotary_dim = model.config.rotary_dim
     config = {"length": length, "original": original, "factor": factor, "samples": len(documents),
               "documents": [int(d.sum()) % 1000003 for d in documents],  # a fingerprint of the documents
               "recover": None if recover is None else list(recover.long_factor),
@@ -467,9 +474,9 @@ def run_search(model, documents, out, settings, target_len=None, original=None, 
     elif compare_methods:
         # the seed methods themselves, each with its own attention scale, on the same documents
         record["method_ppl"] = {m: perplexity(loss_fn(model, longrope.make_rope(m, original, length), documents))
-                                for m in SEED_METHODS}
+                                for m in seed_methods}
     if write:
-        longrope.save_factors(out, rope, head_dim, **record)
+        longrope.save_factors(out, rope, rotary_dim, **record)
         print(f"wrote {out}, {state_path} and {history_csv_path(state_path)}")
     print(f"best perplexity {best['ppl']:.4f} at length {length} (n_hat {rope.n_hat}); seeds: "
           + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
@@ -491,6 +498,10 @@ def main(argv=None):
             raise ValueError(f"--{name} must be at least 1, got {getattr(args, name)}")
     if not 0 <= args.mutation_prob <= 1:
         raise ValueError(f"--mutation-prob must lie in [0, 1], got {args.mutation_prob}")
+    seed_methods = tuple(args.seeds.split(","))
+    unknown = [m for m in seed_methods if m not in ("pi", "ntk", "dynamic-ntk", "yarn", "llama3")]
+    if unknown or not seed_methods:
+        raise ValueError(f"--seeds takes methods among pi, ntk, dynamic-ntk, yarn, llama3, got '{args.seeds}'")
     if args.recover and not args.factors:
         raise ValueError("--recover needs --factors FILE, the long factors to recover the short context of")
     if not args.recover and not args.target:
@@ -500,9 +511,9 @@ def main(argv=None):
     model = load_model(args.model, device=args.device)
     if args.compile:
         model.compile_layers()
-    head_dim = model.config.head_dim
-    recover = longrope.load_factors(args.factors, head_dim) if args.recover else None
-    init = longrope.load_factors(args.init, head_dim) if args.init else None
+    rotary_dim = model.config.rotary_dim
+    recover = longrope.load_factors(args.factors, rotary_dim) if args.recover else None
+    init = longrope.load_factors(args.init, rotary_dim) if args.init else None
     original = common.original_length(model, args.original_length)
     if recover is not None:
         length = common.parse_length(args.short_length, recover.original_max_len) if args.short_length else None
@@ -522,7 +533,7 @@ def main(argv=None):
         raise ValueError(f"--attention-factor must be a positive number, got {args.attention_factor}")
     run_search(model, documents, args.out, settings, None if recover else length, original, recover,
                length if recover else None, init, args.resume, provenance=provenance,
-               attention_factor=args.attention_factor)
+               attention_factor=args.attention_factor, seed_methods=seed_methods)
 
 
 if __name__ == "__main__":

@@ -338,7 +338,7 @@ def tuned_attention_scale(model):
     """The attention scale a fine-tuned model learned: its long factors' (rope_frequencies at any length past the
     original one gives them; original + 1 is the shortest such length)."""
     rope = model.rope
-    return longrope.rope_frequencies(rope, model.config.head_dim, model.config.rope_theta, rope.original_max_len + 1)[1]
+    return longrope.rope_frequencies(rope, model.config.rotary_dim, model.config.rope_theta, rope.original_max_len + 1)[1]
 
 
 def parse_budget(text, what):
@@ -400,7 +400,7 @@ def pipeline(args, argv):
     ctx = Context(args)
     opts = args
     base = load_model(args.model, device="cpu", dtype=torch.bfloat16)  # its config and rope; mmap'd, no copy
-    original, head_dim = common.original_length(base, args.original_length), base.config.head_dim
+    original, rotary_dim = common.original_length(base, args.original_length), base.config.rotary_dim
     target = common.parse_length(args.target, original)
     if target <= original:
         raise ValueError(f"--target {args.target} ({target} tokens) must exceed the original length {original}")
@@ -494,7 +494,7 @@ def pipeline(args, argv):
         elif kind == "finetune":
             index = tuned.index(length)
             source = model_dir if index == 0 else tuned_dir(tuned[index - 1])
-            rope = longrope.load_factors(factors_path(length), head_dim)
+            rope = longrope.load_factors(factors_path(length), rotary_dim)
             log = finetune(source, rope, length, tuned_dir(length), index, stream, tokenizer, opts, ctx, resume=True)
             state["log"] = [r for r in state["log"] if r["stage"] != name] + log
         elif kind == "extend":  # the fine-tuned model, 8x beyond its fine-tuning length, no fine-tuning
@@ -502,7 +502,7 @@ def pipeline(args, argv):
                      search_docs[length], target_len=length, original=original, init="model")
         elif kind == "recover":  # Section 3.3: short factors for sequences that fit the original window
             searched(name, os.path.join(out, "factors-final.json"), budgets["recover_budget"], tuned_dir(tuned[-1]),
-                     search_docs[original], recover=longrope.load_factors(factors_path(target), head_dim))
+                     search_docs[original], recover=longrope.load_factors(factors_path(target), rotary_dim))
         elif kind == "export" and ctx.main:
             search.export_model(tuned_dir(tuned[-1]), os.path.join(out, "factors-final.json"),
                                 os.path.join(out, "final"))
@@ -542,7 +542,7 @@ def summary(args, ctx, out, original, tuned, target, docs, tuned_factors):
     records = []
     for label, path, factors, at in rows:
         model = ctx.inference_model(path)
-        rope = longrope.load_factors(factors, model.config.head_dim) if factors else model.rope
+        rope = longrope.load_factors(factors, model.config.rotary_dim) if factors else model.rope
         for n in at:
             loss = loss_fn(model, rope, [d[:n] for d in docs["short" if n <= original else "long"]])
             records.append({"model": label, "length": n, "loss": round(loss, 5), "ppl": round(math.exp(loss), 4)})
@@ -576,8 +576,8 @@ def finetune_command(args, argv):
     torch.set_num_threads(args.threads)
     ctx = Context(args)
     base = load_model(args.model, device="cpu", dtype=torch.bfloat16)
-    head_dim, original = base.config.head_dim, common.original_length(base, args.original_length)
-    rope = longrope.load_factors(args.factors, head_dim)
+    rotary_dim, original = base.config.rotary_dim, common.original_length(base, args.original_length)
+    rope = longrope.load_factors(args.factors, rotary_dim)
     length = common.parse_length(args.length, original)
     ctx.window = common.parse_window(args.sliding_window, length)
     args.steps = parse_steps(args.steps)[:1]

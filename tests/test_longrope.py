@@ -330,8 +330,8 @@ def write_factor_file(tmp_path, short=None, long=None, text=None, **record):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(long=[1.0] * 7), "long_factor has 7 values but head dimension 16 needs 8"),
-    (dict(short=[1.0] * 9), "short_factor has 9 values but head dimension 16 needs 8"),
+    (dict(long=[1.0] * 7), "long_factor has 7 values but rotary dimension 16 needs 8"),
+    (dict(short=[1.0] * 9), "short_factor has 9 values but rotary dimension 16 needs 8"),
     (dict(long=[1.0] * 7 + [float("nan")]), "long_factor must hold finite positive numbers, found nan"),
     (dict(short=[1.0, -2.0] + [3.0] * 6), "short_factor must hold finite positive numbers, found -2.0"),
     (dict(short=[0.0] * 8), "short_factor must hold finite positive numbers, found 0.0"),
