@@ -52,13 +52,13 @@ def format_length(n):
 
 def original_length(model, requested=None):
     """L, the length every factor is relative to: `requested` (--original-length) if given, else the model's own
-    (its rope dict's original_max_position_embeddings, else max_position_embeddings). A sliding window shorter than
-    that (Mistral-7B: 4096 of 32768) bounds every distance attention has seen, so the window is L then, as in the
-    official LongRoPE code; a warning says which value was used."""
+    (its rope dict's original_max_position_embeddings, else max_position_embeddings). Mistral's sliding window,
+    when shorter than that (Mistral-7B: 4096 of 32768), bounds every distance attention has seen, so the window is L
+    then, as in the official LongRoPE code; a warning says which value was used."""
     if requested:
         return parse_length(requested)
     length, window = model.rope.original_max_len, model.config.sliding_window
-    if window and window < length:
+    if model.config.model_type == "mistral" and window and window < length:
         print(f"warning: the model's sliding window ({window}) is shorter than its max_position_embeddings "
               f"({length}); using {window} as the original length (set --original-length to choose)", file=sys.stderr)
         return window
