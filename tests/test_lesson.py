@@ -39,7 +39,10 @@ def quick(monkeypatch, tmp_path):
 
 
 def execute(notebook):
-    """Every cell in order; the first cell that raises ends the run with CellExecutionError."""
+    """Every cell in order, the committed outputs cleared first; the first cell that raises ends the run with
+    CellExecutionError."""
+    for cell in code_cells(notebook):
+        cell.execution_count, cell.outputs = None, []
     client = NotebookClient(notebook, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": os.path.dirname(LESSON)}})
     client.execute()
