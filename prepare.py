@@ -1,8 +1,8 @@
 """From a corpus to what train.py, search.py and eval.py read: token files made with the model's own tokenizer.
 
-LongRoPE (Ding et al. 2024, arXiv 2402.13753, Section 4.1) fine-tunes on RedPajama books and searches and evaluates
-on PG19 and Proof-pile documents of at least the target length; the official code tokenizes a dataset and keeps
-the documents of at least `--dataset-min-tokens`. This does the same:
+LongRoPE (Ding et al. 2024, arXiv 2402.13753, Section 4.1) fine-tunes Llama-2 on RedPajama cut into 128k-token
+segments, searches on PG19 validation books (Books3 beyond 512k) and evaluates on Proof-pile, PG19 and Books3; the
+official code tokenizes a dataset and keeps the documents of at least `--dataset-min-tokens`. This does the same:
 
     python prepare.py --model path/to/Llama-2-7b-hf --train books/ --val pg19/validation.jsonl \\
         --min-tokens 128k --out data/pg19

@@ -96,9 +96,10 @@ def yarn_on_top(factors, head_dim, base, length, scale, beta_fast=32.0, beta_slo
     factor if r > beta_fast, is interpolated by `scale` if r < beta_slow, and in between by the paper's ramp
     gamma = (r - beta_slow) / (beta_fast - beta_slow) (transformers ramps over channel indices instead).
 
-    The seed of the second search (Section 3.3): the model was fine-tuned at `length` with `factors`, so the fast
-    frequencies it already handles keep their angles and only the slow ones, which never turned in that window,
-    are stretched; PI on top of the same factors (the "init" seed) also slows the fast ones down."""
+    A seed of ours for the second search of Section 3.3, which does not describe its seeds: the model was fine-tuned
+    at `length` with `factors`, so the fast frequencies it already handles keep their angles and only the slow ones,
+    which never turned in that window, are stretched; PI on top of the same factors (the "init" seed) also slows the
+    fast ones down."""
     factors = torch.tensor(factors, dtype=torch.float64)
     turns = length * longrope.inverse_frequencies(head_dim, base).double() / factors / (2 * math.pi)
     gamma = ((turns - beta_slow) / (beta_fast - beta_slow)).clamp(0, 1)
@@ -133,8 +134,9 @@ def mutate(parent, space, rng, mutation_prob):
     the space; the order is then repaired. n_hat, with probability p, jumps to another candidate value.
 
     A relative step moves slow and fast frequencies alike. The official code instead redraws a factor between its
-    two neighbours, which never moves a plateau (PI's factors are all s, YaRN's slow half too); on the tiny model
-    that rule ended 4% below the YaRN seed where this one ended 8% below, at the same budget."""
+    two neighbours, which cannot move the inside of a plateau, only its ends (PI's factors are all s, YaRN's slow
+    half too); on the tiny model that rule ended 4% below the YaRN seed where this one ended 8% below, at the same
+    budget."""
     steps = list(parent.steps)
     for i in range(len(steps)):
         if rng.random() < mutation_prob:
@@ -155,7 +157,8 @@ def crossover(a, b, rng):
 
 
 def fresh(draw, seen, tries=200):
-    """A candidate never evaluated before: the paper rejects duplicates of the whole history and draws again."""
+    """A candidate never evaluated before: the official code rejects duplicates of the whole history and draws
+    again (the paper does not say)."""
     for _ in range(tries):
         child = draw()
         if child not in seen:

@@ -25,11 +25,12 @@ loss, gradient accumulation). Under `torchrun --nproc_per_node N train.py ... --
 the fine-tuning runs DeepSpeed ZeRO-3 with Ulysses sequence parallelism of degree P, applied from here
 (parallel.py), and the searches score candidates with the same sequence-parallel forward.
 
-Defaults are the paper's (lr 2e-5 with warmup and linear decay, batch 32, search population 64 x 40 iterations);
+Defaults are the paper's (lr 2e-5 with linear decay, batch 32, search population 64 x 40 iterations; the 20 warmup
+steps are ours: Section 4.1 states none);
 for the tiny model they shrink (TINY) so the whole pipeline runs on 2 CPU cores in under half an hour.
 `--short-batch N` adds N sequences of the original length to every fine-tuning step; the model scores them with
 the short factors and the same attention scale, so it learns that scale at short lengths too (mixed-length
-training, as Phi-3 and LongRoPE2 do). The paper trains on long sequences only (the default for real models); the
+training, as LongRoPE2 does). The paper trains on long sequences only (the default for real models); the
 tiny model's default is 2 (as many short sequences as long ones).
 
 `python train.py finetune --model DIR --factors F.json --length 128k --steps 400 --out DIR` runs one stage alone.
@@ -167,7 +168,7 @@ def merge_lora(model):
 
 
 def lr_multiplier(step, warmup, steps):
-    """Linear warmup over `warmup` steps, then linear decay to zero at `steps` (Section 4.1)."""
+    """Linear warmup over `warmup` steps (ours), then linear decay to zero at `steps` (Section 4.1's decay)."""
     if step < warmup:
         return (step + 1) / warmup
     return max(0.0, (steps - step) / (steps - warmup + 1))
@@ -254,7 +255,7 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, tokenizer, opts, c
 
     # `batch` sequences at `length`, plus --short-batch at the original length: those are scored with the short
     # factors and the same attention scale, so the short context stays what it was (the mixed-length training of
-    # Phi-3 and LongRoPE2; the paper fine-tunes on long sequences only and recovers the short context by search)
+    # LongRoPE2; the paper fine-tunes on long sequences only and recovers the short context by search)
     short = rope.original_max_len
     sequences = [(i, length, 0) for i in range(batch)] + [(batch + j, short, 1) for j in range(opts.short_batch)]
     mine = [s for k, s in enumerate(sequences) if k % ctx.dp_world == ctx.dp_rank]  # this data-parallel group's
@@ -323,7 +324,8 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, tokenizer, opts, c
 # The progressive extension (Section 3.3): search -> fine-tune 32L -> fine-tune 64L -> search 512L -> recovery
 
 PAPER = {  # Section 4.1, Llama-2-7B (L = 4k): 400 steps at 128k then 600 at 256k, lr 2e-5 with linear decay,
-    # global batch 32; the search budget of Section 4.1 (population 64, 40 iterations, 32 parents, 16 + 16)
+    # global batch 32 (20 warmup steps are ours); the search budget of Section 4.1 (population 64, 40 iterations,
+    # 32 parents, 16 + 16)
     "steps": "400,600", "lr": 2e-5, "warmup": 20, "batch": 32, "search_budget": "64,40,32,16,16",
     "final_search_budget": "64,40,32,16,16", "recover_budget": "64,40,32,16,16", "search_samples": 5,
     "eval_samples": 5, "short_batch": 0, "passkey_fraction": 0.0}
