@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 import common
 import eval as evaluation
+import finetune
 import longrope
 import search
 import train
@@ -116,8 +117,8 @@ def finetune_baseline(method, out, run, stages, original, vocab_size, ctx):
     for index, (_, _, n) in enumerate(s for s in stages if s[1] == "finetune"):
         folder = os.path.join(out, f"{method}-{common.format_length(n)}")
         if not os.path.exists(os.path.join(folder, "config.json")) or os.path.exists(os.path.join(folder, "state.pt")):
-            train.finetune(source, longrope.make_rope(method, original, n), n, folder, index, stream, tokenizer,
-                           opts, ctx, resume=True)
+            finetune.finetune(source, longrope.make_rope(method, original, n), n, folder, index, stream, tokenizer,
+                              opts, ctx, resume=True)
             if os.path.exists(os.path.join(folder, "state.pt")):
                 os.remove(os.path.join(folder, "state.pt"))
         source = folder
@@ -361,7 +362,7 @@ def main(argv=None):
     target = int(round(final.factor * final.original_max_len))
     stages = train.plan_stages(original, target)
     tuned = [n for _, kind, n in stages if kind == "finetune"][-1]
-    ctx = train.Context(types.SimpleNamespace(device=args.device, sp=1, stop_after=None))
+    ctx = finetune.Context(types.SimpleNamespace(device=args.device, sp=1, stop_after=None))
     for m in methods:
         if m not in state["done"]:
             finetune_baseline(m, args.out, run, stages, original, model.config.vocab_size, ctx)

@@ -41,7 +41,7 @@ def stage_passes(stages, opts, budgets, original, recover_samples, short_eval_sa
 
     A search scores population + iterations x (mutations + crossovers) candidates (fewer when duplicates run
     out), each on its documents; a fine-tuning step trains --batch sequences at its length and --short-batch at
-    the original one; the summary scores four models (search.py, train.finetune, train.summary)."""
+    the original one; the summary scores four models (search.py, finetune.finetune, train.summary)."""
     def searched(budget, samples):
         population, iterations, _, mutations, crossovers = budget
         return (population + iterations * (mutations + crossovers)) * samples

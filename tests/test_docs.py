@@ -1,7 +1,7 @@
 """The numbers the README cites are the ones the documented commands wrote: docs/results.md and the README's tables
 agree with docs/ppl.json and docs/passkey.json (`python eval.py reproduce --out docs`), the pipeline's table with
-docs/pipeline/summary.json (`python train.py --out docs/pipeline`), the speed table with docs/bench_*.json
-(`python bench.py`, on a CPU and on an H100), and every figure the README shows exists."""
+docs/pipeline/summary.json (`python train.py --out docs/pipeline`), the speed tables of docs/BENCHMARKS.md with
+docs/bench_*.json (`python bench.py`, on a CPU and on an H100), and every figure the README shows exists."""
 
 import json
 import os
@@ -23,6 +23,11 @@ def load(name):
 
 def readme():
     with open(os.path.join(ROOT, "README.md")) as f:
+        return f.read()
+
+
+def benchmarks():
+    with open(os.path.join(DOCS, "BENCHMARKS.md")) as f:
         return f.read()
 
 
@@ -94,9 +99,9 @@ def test_readme_pipeline_table_is_the_summary():
         assert any(f"{r['ppl']:.3f}" in cells for cells in rows(text, r["model"])), r
 
 
-def test_readme_speed_table_is_the_benchmark_output():
+def test_benchmark_page_speed_table_is_the_benchmark_output():
     import bench
-    text = readme()
+    text = benchmarks()
     for line in bench.table(load("bench_cpu.json")).splitlines():
         assert line in text, line
     assert bench.search_line(load("bench_search.json")) in text
@@ -104,13 +109,13 @@ def test_readme_speed_table_is_the_benchmark_output():
     assert f"{memory['ours_peak_mb']:.0f} MB" in text and memory["ours_peak_mb"] < memory["float32_logits_mb"] / 4
 
 
-def test_readme_gpu_section_is_the_h100_output():
+def test_benchmark_page_gpu_section_is_the_h100_output():
     """bench.py on CUDA (docs/bench_cuda*.json) and the tiny pipeline on the same GPU (docs/pipeline-h100)."""
     import bench
-    text = " ".join(readme().split())  # paragraphs wrap anywhere
+    text = " ".join(benchmarks().split())  # paragraphs wrap anywhere
     for line in (bench.table(load("bench_cuda.json")).splitlines() + bench.table(load("bench_cuda_mistral.json"))
                  .splitlines() + bench.finetune_table(load("bench_cuda_finetune.json")).splitlines()):
-        assert line in readme(), line
+        assert line in benchmarks(), line
     long = load("bench_cuda_long.json")
     peaks = [f"{r['ours_peak_mb']:.0f}" for r in long]
     assert f"{peaks[0]}, {peaks[1]} and {peaks[2]} MB" in text
@@ -126,21 +131,3 @@ def test_readme_gpu_section_is_the_h100_output():
             f"({ppl[final, 65536] / ppl[tuned, 8192]:.2f}x") in text
     assert (f"final at 128 tokens {ppl[final, 128]:.3f}, {100 * (ppl[final, 128] / ppl[original, 128] - 1):.1f}% "
             f"above the original model's {ppl[original, 128]:.3f}") in text
-
-
-def test_readme_short_batch_table_is_the_three_summaries():
-    """The --short-batch table: docs/pipeline/summary.json (2) and the runs with 0 and 1 beside it."""
-    text = "\n".join(line.strip() for line in readme().splitlines())  # the table sits in a list item
-    for label, name in (("0 (the paper)", "short-batch-0.summary.json"), ("1", "short-batch-1.summary.json"),
-                        ("2 (the tiny default)", "summary.json")):
-        summary = load(os.path.join("pipeline", name))
-        names = {"original model": "original", "fine-tuned at 8k": "fine-tuned",
-                 "final (fine-tuned, searched, recovered)": "final"}
-        ppl = {(names[r["model"]], r["length"]): r["ppl"] for r in summary["records"] if r["model"] in names}
-        short, tuned, target = 128, 8192, 65536
-        expected = [f"{ppl['fine-tuned', short]:.3f}",
-                    f"{ppl['final', short]:.3f} (+{100 * (ppl['final', short] / ppl['original', short] - 1):.1f}%)",
-                    f"{ppl['fine-tuned', tuned]:.3f}", f"{ppl['final', target]:.3f}"]
-        cells = rows(text, label)
-        assert cells and cells[0][:4] == expected, (label, cells)
-        assert float(cells[0][4]) == pytest.approx(ppl["final", target] / ppl["fine-tuned", tuned], abs=0.005)
