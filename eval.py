@@ -26,7 +26,7 @@ from tqdm import tqdm
 from common import (format_length, load_documents, load_tokenizer, parse_lengths, passkey_answer, passkey_prompt,
                     run_cli, sample_documents, save_csv, save_json)
 from longrope import load_factors, parse_rope, rescale_factors
-from model import load_model
+from model import forward_chunk, free_memory_bytes, load_model
 
 
 def load(args):
@@ -34,6 +34,13 @@ def load(args):
     if getattr(args, "compile", False):
         model.compile_layers()
     return model, load_tokenizer(args.model)
+
+
+def check_memory(model, length, batch=1):
+    """Refuses, before any work, a length whose inference forward the free memory cannot hold (model.forward_chunk's
+    estimate, with the length that would fit)."""
+    weight = next(model.parameters())
+    forward_chunk(model.config, length, free_memory_bytes(weight.device), weight.element_size(), batch)
 
 
 def original_length(model, args):
@@ -118,6 +125,7 @@ def cmd_ppl(args):
     target = parse_lengths(args.target, original)[0] if args.target else None
     for spec in specs:  # fail before any work on a bad method or factor file
         rope_for(spec, model, original, max(lengths), target)
+    check_memory(model, max(lengths))
     docs = sample_documents(load_documents(args.data, tokenizer, "validation", model.config.vocab_size),
                             max(lengths), args.samples, args.seed, what=args.data or "the validation corpus")
     stride = None if args.protocol == "truncate" else (lambda n: args.stride or n // 2)
@@ -200,6 +208,9 @@ def cmd_passkey(args):
     specs = [s.strip() for s in args.rope.split(",") if s.strip()]
     target = parse_lengths(args.target, original)[0] if args.target else None
     with_task = (not tokenizer.byte_level) if args.task is None else args.task
+    for length in lengths:
+        teacher_forced = args.method == "teacher-forced" or (args.method == "auto" and length > TEACHER_FORCED_FROM)
+        check_memory(model, length, 1 if teacher_forced else args.trials)
     records = []
     bar = tqdm(total=len(specs) * len(lengths) * len(depths), desc="passkey")
     for spec in specs:
