@@ -7,6 +7,9 @@ with its sliding-window attention). Positions go through longrope.py, so any res
 
 Long sequences never materialize `length x vocab` logits: the loss is a chunked cross-entropy over the final hidden
 states (Section 4's perplexity evaluation at 2048k tokens would otherwise need terabytes).
+Without autograd, each block runs its norms, projections and MLP over the sequence in chunks and only attention
+holds one layer's whole queries, keys and values (`Block.forward_chunked`): an inference forward's memory stays
+bounded at any length, and a length the free memory cannot hold is refused before any work (`forward_chunk`).
 
 Checkpoints: Hugging Face (config.json + model.safetensors[.index.json] or pytorch_model*.bin) and Meta
 (params.json + consolidated.*.pth, whose interleaved q/k layout is converted to rotate-half once, in
