@@ -294,12 +294,12 @@ def longest_fitting_length(cfg, free_bytes, dtype_bytes, batch=1):
     return low
 
 
-def forward_chunk(cfg, seq_len, free_bytes, dtype_bytes, batch=1):
-    """Tokens per chunk of an inference forward: the whole sequence up to CHUNK_TOKENS (one chunk: no chunking),
-    CHUNK_TOKENS beyond, then halved (to powers of two, down to MIN_CHUNK_TOKENS) while the estimate exceeds
+def forward_chunk(cfg, seq_len, free_bytes, dtype_bytes, batch=1, largest=CHUNK_TOKENS):
+    """Tokens per chunk of an inference forward: the whole sequence up to `largest` (one chunk: no chunking),
+    `largest` beyond, then halved (to powers of two, down to MIN_CHUNK_TOKENS) while the estimate exceeds
     `free_bytes` (None: unknown, no limit). A length that does not fit even then is refused with the estimate and the
     longest length that would."""
-    chunk = min(seq_len, CHUNK_TOKENS)
+    chunk = min(seq_len, largest)
     while free_bytes is not None and chunk > MIN_CHUNK_TOKENS and \
             forward_memory(cfg, seq_len, chunk, dtype_bytes, batch) > free_bytes:
         chunk = 1 << (chunk - 1).bit_length() - 1  # the next power of two down
@@ -450,8 +450,10 @@ class Transformer(nn.Module):
         B, T = tokens.shape
         chunk = T
         if cache is None and not torch.is_grad_enabled():  # no autograd: memory bounded at any length
+            # compiled blocks take the whole sequence while it fits: chunks would run eager
             chunk = self.chunk_size or forward_chunk(self.config, T, free_memory_bytes(tokens.device),
-                                                     self.embed_tokens.weight.element_size(), B)
+                                                     self.embed_tokens.weight.element_size(), B,
+                                                     T if self._compiled else CHUNK_TOKENS)
         cos, sin = self.rope_tables(rope_len or start + T, tokens.device)
         cos, sin = cos[start:start + T], sin[start:start + T]  # (T, hd)
         x = self.embed_tokens(tokens)  # (B, T, D)

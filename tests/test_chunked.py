@@ -113,3 +113,21 @@ def test_eval_refuses_a_length_before_any_work():
         assert result.returncode == 2 and "Traceback" not in result.stderr
         line, = result.stderr.strip().splitlines()
         assert line.startswith("error: a forward over 1 x 1073741824 tokens needs about ") and "would fit" in line
+
+
+def test_compiled_blocks_take_the_whole_sequence_while_it_fits(hf_checkpoint, monkeypatch):
+    _, path = hf_checkpoint("llama")
+    ours = load_model(path, device="cpu", dtype=torch.float32)
+    calls = []
+    chunked = model_module.Block.forward_chunked
+    monkeypatch.setattr(model_module.Block, "forward_chunked", lambda *a: calls.append(a[-1]) or chunked(*a))
+    tokens = tokens_for(CHUNK_TOKENS + 1, batch=1)
+    with torch.inference_mode():
+        eager = ours.forward(tokens)
+        assert calls == [CHUNK_TOKENS] * ours.config.n_layers
+        ours._compiled = list(ours.layers)  # stand-ins for compiled blocks: the same modules, called whole
+        torch.testing.assert_close(ours.forward(tokens), eager, rtol=1e-5, atol=1e-5)
+    assert len(calls) == ours.config.n_layers
+    n = 64 * 1024
+    assert forward_chunk(SMALL, n, 64 * GB, 4, largest=n) == n
+    assert forward_chunk(SMALL, n, forward_memory(SMALL, n, 8192, 4), 4, largest=n) == 8192
