@@ -7,6 +7,8 @@
     python bench.py --search                         # LongRoPE search throughput on the tiny model at 8x
     python bench.py --compile                        # also ours with torch.compile'd blocks (model.compile_layers)
     python bench.py --finetune --config 7b-layers --lengths 16k,32k,64k,128k     # train.py finetune's GPU memory
+    python bench.py --chunked --lengths 64k,128k --threads 1   # peak memory of the chunked forward against the whole
+    python bench.py --chunked-speed --lengths 4k,8k,16k,32k    # its time against the whole-sequence forward
 
 Perplexity evaluation is the inner loop of the LongRoPE search (Section 3.2: every candidate is scored by the
 model's perplexity on long documents), so its speed decides how long a search takes. Both models run in the same
@@ -16,6 +18,9 @@ transformers computes the loss the usual way (`model(ids, labels=ids)`), which m
 float32 logits; ours runs a chunked cross-entropy over the final hidden states. Peak memory on CPU is measured per
 run in a fresh subprocess (growth of the peak resident set over the loaded model); on CUDA with
 torch.cuda.max_memory_allocated.
+
+`--chunked` and `--chunked-speed` compare our inference forward as it runs by default (norms, projections and MLP
+in chunks, model.forward_chunk) with the same model forced to run every layer over the whole sequence at once.
 """
 
 import argparse
@@ -164,7 +169,7 @@ def time_pair(models, tokens, reps, device):
     return {k: statistics.median(v) for k, v in times.items()}, ratios, losses
 
 
-def peak_memory_mb(config, folder, which, length, device, dtype):
+def peak_memory_mb(config, folder, which, length, device, dtype, threads=None):
     """Peak memory growth of one evaluation over the loaded model, in MB."""
     if device == "cuda":
         ours, hf, _, _ = build_pair(config, folder, device, dtype)
@@ -176,18 +181,22 @@ def peak_memory_mb(config, folder, which, length, device, dtype):
         run_once(model, which, tokens)
         return (torch.cuda.max_memory_allocated() - base) / 2**20
     result = subprocess.run([sys.executable, os.path.abspath(__file__), "--_child", which, "--config", config,
-                             "--folder", folder, "--lengths", str(length)], capture_output=True, text=True)
+                             "--folder", folder, "--lengths", str(length),
+                             *(["--threads", str(threads)] if threads else [])], capture_output=True, text=True)
     if result.returncode != 0:
         raise ValueError(f"memory measurement of {which} at {length} tokens failed: {result.stderr.strip()[-300:]}")
     return float(result.stdout.strip().splitlines()[-1])
 
 
 def child_memory(args):
-    """Runs in a fresh process: load both, warm up on 16 tokens, then the measured evaluation."""
+    """Runs in a fresh process: load both, warm up on 16 tokens, then the measured evaluation. `ours-whole`: ours with
+    every layer over the whole sequence at once (no chunks)."""
     ours, hf, _, _ = build_pair(args.config, args.folder, "cpu", torch.float32)
-    model = ours if args._child == "ours" else hf
+    model = hf if args._child == "transformers" else ours
     del hf, ours
     length = parse_lengths(args.lengths)[0]
+    if args._child == "ours-whole":
+        model.chunk_size = length
     run_once(model, args._child, torch.randint(0, model.config.vocab_size, (1, 16)))
     tokens = torch.randint(0, model.config.vocab_size, (1, length))
     base = resident_kb(reset_peak=True)
@@ -207,6 +216,68 @@ def resident_kb(peak=False, reset_peak=False):
         return int(fields["VmHWM" if peak else "VmRSS"].split()[0])
     except OSError:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def chunked_memory(config, folder, lengths, threads, json_path=None):
+    """Peak CPU memory of ours chunked (the default) and whole, one fresh process each, against the estimate
+    model.forward_memory makes for each; records saved after every length."""
+    from model import forward_chunk, forward_memory, load_model
+    cfg = load_model(make_checkpoint(config, folder), device="cpu").config
+    records = []
+    for n in lengths:
+        chunk = forward_chunk(cfg, n, None, 4)
+        record = {"config": config, "length": n, "chunk": chunk, "threads": threads,
+                  "estimate_chunked_mb": forward_memory(cfg, n, chunk, 4) / 2**20,
+                  "estimate_whole_mb": forward_memory(cfg, n, n, 4) / 2**20}
+        for which, key in (("ours", "chunked_peak_mb"), ("ours-whole", "whole_peak_mb")):
+            started = time.perf_counter()
+            record[key] = peak_memory_mb(config, folder, which, n, "cpu", torch.float32, threads)
+            record[key.replace("peak_mb", "s")] = time.perf_counter() - started
+        record["saved_mb"] = record["whole_peak_mb"] - record["chunked_peak_mb"]
+        records.append(record)
+        print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in record.items()}))
+        if json_path:
+            save_json(json_path, records)
+    return records
+
+
+def chunked_speed(config, folder, lengths, reps):
+    """Seconds of ours chunked (the default) and whole in the same process, alternating, and the median over rounds
+    of chunked / whole within a round."""
+    from model import forward_chunk, load_model
+    model = load_model(make_checkpoint(config, folder), device="cpu")
+    records = []
+    for n in lengths:
+        tokens = torch.randint(0, model.config.vocab_size, (1, n))
+        times = {"chunked": [], "whole": []}
+        for round_ in range(reps + 1):  # the first round warms up
+            for which in times:
+                model.chunk_size = None if which == "chunked" else n
+                started = time.perf_counter()
+                run_once(model, "ours", tokens)
+                if round_:
+                    times[which].append(time.perf_counter() - started)
+        record = {"config": config, "length": n, "chunk": forward_chunk(model.config, n, None, 4), "reps": reps,
+                  "chunked_s": statistics.median(times["chunked"]), "whole_s": statistics.median(times["whole"]),
+                  "time_ratio": statistics.median(a / b for a, b in zip(times["chunked"], times["whole"]))}
+        records.append(record)
+        print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in record.items()}))
+    return records
+
+
+def chunked_table(records):
+    """The markdown table of --chunked (memory) or --chunked-speed (time) records."""
+    if "chunked_peak_mb" in records[0]:
+        lines = ["| model | length | chunk | chunked peak (MB) | whole peak (MB) | saved (MB) | estimate chunked / whole "
+                 "(MB) |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['config']} | {format_length(r['length'])} | {r['chunk']} | {r['chunked_peak_mb']:.0f} | "
+                  f"{r['whole_peak_mb']:.0f} | {r['saved_mb']:.0f} | {r['estimate_chunked_mb']:.0f} / "
+                  f"{r['estimate_whole_mb']:.0f} |" for r in records]
+        return "\n".join(lines)
+    lines = ["| model | length | chunk | chunked (s) | whole (s) | time ratio |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['config']} | {format_length(r['length'])} | {r['chunk']} | {r['chunked_s']:.3f} | "
+              f"{r['whole_s']:.3f} | {r['time_ratio']:.3f} |" for r in records]
+    return "\n".join(lines)
 
 
 def search_throughput(seconds=30, samples=5, compile=False):
@@ -308,10 +379,19 @@ def main():
                         help="peak memory and speed of train.py finetune against its estimate (CUDA)")
     parser.add_argument("--compile", action="store_true",
                         help="also time ours with torch.compile'd blocks (search.py --compile), after its warm-up")
+    parser.add_argument("--chunked", action="store_true",
+                        help="CPU peak memory of ours chunked (default) against every layer over the whole sequence")
+    parser.add_argument("--chunked-speed", action="store_true",
+                        help="CPU time of ours chunked (default) against the whole sequence, alternating")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", default=None, help="write the records here")
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.threads:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     if args._child:
         return child_memory(args)
     if args.search:
@@ -323,6 +403,17 @@ def main():
         return
     folder = args.folder or os.path.join(tempfile.gettempdir(), f"longrope-bench-{args.config}")
     lengths = parse_lengths(args.lengths)
+    if args.chunked or args.chunked_speed:
+        if args.device != "cpu" or args.config == "tiny":
+            raise ValueError("--chunked and --chunked-speed measure a CPU: they need --device cpu and a --config "
+                             "other than tiny")
+        records = (chunked_memory(args.config, folder, lengths, args.threads, args.json) if args.chunked else
+                   chunked_speed(args.config, folder, lengths, args.reps))
+        print("\n" + chunked_table(records))
+        if args.json:
+            save_json(args.json, records)
+            print(f"wrote {args.json}")
+        return
     if args.finetune:
         if args.device != "cuda" or args.config == "tiny":
             raise ValueError("--finetune measures GPU memory: it needs --device cuda and a --config other than tiny")

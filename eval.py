@@ -9,7 +9,9 @@ Perplexity (Section 4.2, Tables 2-5) has two protocols. `truncate` (the paper's 
 sampled document is cut to the length and scored in one window. `sliding`: each document (cut to the largest
 length) is scored with a window of the length moving by `--stride`, every token predicted once with as much
 context as the window allows. Passkey retrieval (Section 4.3) hides "The pass key is N" in filler text at a depth
-and reads only the digits the model generates after the question; the prompt itself never counts.
+and reads only the digits the model generates after the question; the prompt itself never counts. A test at length
+N fits the prompt AND the answer in N tokens, so it runs at the rescaling chosen for N (LongRoPE's short factors at
+1x). Long prompts are scored in one teacher-forced forward instead of generating: the same verdict, no KV cache.
 """
 
 import argparse
@@ -25,7 +27,7 @@ import common
 from common import (format_length, load_documents, load_tokenizer, parse_lengths, passkey_answer, passkey_prompt,
                     run_cli, sample_documents, save_csv, save_json)
 from longrope import load_factors, parse_rope, rescale_factors
-from model import load_model
+from model import forward_chunk, free_memory_bytes, load_model
 
 
 def load(args):
@@ -34,6 +36,13 @@ def load(args):
     if getattr(args, "compile", False):
         model.compile_layers()
     return model, load_tokenizer(args.model)
+
+
+def check_memory(model, length, batch=1):
+    """Refuses, before any work, a length whose inference forward the free memory cannot hold (model.forward_chunk's
+    estimate, with the length that would fit)."""
+    weight = next(model.parameters())
+    forward_chunk(model.config, length, free_memory_bytes(weight.device), weight.element_size(), batch)
 
 
 def original_length(model, args):
@@ -118,6 +127,7 @@ def cmd_ppl(args):
     target = parse_lengths(args.target, original)[0] if args.target else None
     for spec in specs:  # fail before any work on a bad method or factor file
         rope_for(spec, model, original, max(lengths), target)
+    check_memory(model, max(lengths))
     docs = sample_documents(load_documents(args.data, tokenizer, "validation", model.config.vocab_size),
                             max(lengths), args.samples, args.seed, what=args.data or "the validation corpus",
                             join=True)
@@ -128,18 +138,69 @@ def cmd_ppl(args):
     write_results(records, args, "ppl")
 
 
+# Beyond this length `--method auto` scores a passkey by one teacher-forced forward instead of generating: the same
+# verdict without a KV cache of every layer (a 7B model's is 0.5 MB per token in bf16), in one memory-bounded forward.
+TEACHER_FORCED_FROM = 8192
+
+
+def passkey_correct(predicted, answer, tokenizer):
+    """Greedy tokens `predicted` (at least len(answer) + 1) retrieve the key: its tokens exactly, then a token that
+    does not continue the digits (" 123456" is not " 12345")."""
+    after = tokenizer.decode(predicted[len(answer):len(answer) + 1])
+    return list(predicted[:len(answer)]) == list(answer) and not after[:1].isdigit()
+
+
 @torch.inference_mode()
-def passkey_accuracy(model, tokenizer, rope, length, depth, trials, seed, with_task):
-    """Fraction of `trials` prompts whose generated digits equal the key."""
+def teacher_forced_predictions(model, prompt, answer, rope_len):
+    """The greedy token at each answer position of ONE forward over prompt + answer tokens: position len(prompt) - 1
+    + i predicts answer token i, and the last one predicts what follows the key. Greedy generation produces the
+    answer exactly when every prediction equals the answer token after it, since each step of generation then sees
+    the very tokens fed here. Only those len(answer) + 1 hidden states go through the LM head: no length x vocab
+    logits."""
+    device = next(model.parameters()).device
+    tokens = torch.tensor([list(prompt) + list(answer)], device=device)  # (1, P + A)
+    hidden = model.forward(tokens, rope_len=rope_len)  # (1, P + A, D); the rescaling generation would choose
+    return model.lm_head(hidden[0, len(prompt) - 1:]).argmax(-1).tolist()  # (A + 1,)
+
+
+@torch.inference_mode()
+def passkey_results(model, tokenizer, rope, length, depth, trials, seed, with_task, method="auto"):
+    """[(key, answer read, correct)] for `trials` passkey prompts whose question AND answer fit `length` tokens.
+
+    The prompt is `length` minus the answer budget (the key's tokens and one more), so the whole test stays within
+    `length` positions and the rescaling is chosen for `length` (at 1x: LongRoPE's short factors). `method`:
+    generate (greedy with a KV cache), teacher-forced (one forward, the same verdict), or auto (teacher-forced
+    beyond TEACHER_FORCED_FROM tokens)."""
     rng = random.Random(f"{seed}-{length}-{depth}")
     keys = [str(rng.randint(10000, 99999)) for _ in range(trials)]
-    prompts = torch.tensor([passkey_prompt(tokenizer, length, depth, k, with_task)[0] for k in keys])
-    max_new = len(tokenizer.encode(" " + keys[0])) + 1
+    answers = [tokenizer.encode(" " + k) for k in keys]
+    budget = max(len(a) for a in answers) + 1
+    try:
+        prompts = [passkey_prompt(tokenizer, length - budget, depth, k, with_task)[0] for k in keys]
+    except ValueError as e:
+        raise ValueError(f"a passkey test of {length} tokens leaves {budget} for the answer: {e}") from None
+    if method == "auto":
+        method = "teacher-forced" if length > TEACHER_FORCED_FROM else "generate"
     model.set_rope(rope)
-    device = next(model.parameters()).device
-    generated = model.generate(prompts.to(device), max_new)  # (trials, max_new): continuations only
-    answers = [passkey_answer(tokenizer.decode(g.tolist())) for g in generated]
-    return sum(a == k for a, k in zip(answers, keys)) / trials, list(zip(keys, answers))
+    if method == "generate":
+        device = next(model.parameters()).device
+        predicted = model.generate(torch.tensor(prompts, device=device), budget).tolist()  # (trials, budget)
+    else:
+        predicted = [teacher_forced_predictions(model, p, a, length) for p, a in zip(prompts, answers)]
+    results = []
+    for key, answer, tokens in zip(keys, answers, predicted):
+        correct = passkey_correct(tokens, answer, tokenizer)
+        if method != "generate":  # generation would have gone its own way after the first wrong token
+            wrong = next((i for i, (p, a) in enumerate(zip(tokens, answer)) if p != a), len(answer))
+            tokens = tokens[:wrong + 1]
+        results.append((key, passkey_answer(tokenizer.decode(tokens)), correct))
+    return results
+
+
+def passkey_accuracy(model, tokenizer, rope, length, depth, trials, seed, with_task, method="auto"):
+    """Fraction of `trials` prompts whose greedy answer is the key, and the (key, answer read) pairs."""
+    results = passkey_results(model, tokenizer, rope, length, depth, trials, seed, with_task, method)
+    return sum(c for _, _, c in results) / trials, [(k, a) for k, a, _ in results]
 
 
 def cmd_passkey(args):
@@ -150,6 +211,9 @@ def cmd_passkey(args):
     specs = [s.strip() for s in args.rope.split(",") if s.strip()]
     target = parse_lengths(args.target, original)[0] if args.target else None
     with_task = (not tokenizer.byte_level) if args.task is None else args.task
+    for length in lengths:
+        teacher_forced = args.method == "teacher-forced" or (args.method == "auto" and length > TEACHER_FORCED_FROM)
+        check_memory(model, length, 1 if teacher_forced else args.trials)
     records = []
     bar = tqdm(total=len(specs) * len(lengths) * len(depths), desc="passkey")
     for spec in specs:
@@ -157,7 +221,7 @@ def cmd_passkey(args):
             rope = rope_for(spec, model, original, length, target)
             for depth in depths:
                 accuracy, pairs = passkey_accuracy(model, tokenizer, rope, length, depth, args.trials, args.seed,
-                                                   with_task)
+                                                   with_task, args.method)
                 records.append({"method": rope.label, "length": length, "depth": depth, "accuracy": accuracy,
                                 "trials": args.trials, "answers": " ".join(f"{k}:{a or '-'}" for k, a in pairs)})
                 bar.update()
@@ -418,6 +482,9 @@ def main():
     p.add_argument("--task", action=argparse.BooleanOptionalAction, default=None,
                    help="open the prompt with YaRN's task sentence (default: yes, except for byte-level models "
                         "such as tiny, which is trained without it)")
+    p.add_argument("--method", choices=("auto", "generate", "teacher-forced"), default="auto",
+                   help="generate the answer with a KV cache, or score it in one teacher-forced forward (the same "
+                        f"verdict, no cache); auto: teacher-forced beyond {TEACHER_FORCED_FROM} tokens")
     p.set_defaults(run=cmd_passkey)
 
     p = sub.add_parser("figures", help="PNG figures from ppl/passkey JSON and factor files")

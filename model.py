@@ -10,6 +10,9 @@ without touching its weights (`set_rope`).
 
 Long sequences never materialize `length x vocab` logits: the loss is a chunked cross-entropy over the final hidden
 states (Section 4's perplexity evaluation at 2048k tokens would otherwise need terabytes).
+Without autograd, each block runs its norms, projections and MLP over the sequence in chunks and only attention
+holds one layer's whole queries, keys and values (`Block.forward_chunked`): an inference forward's memory stays
+bounded at any length, and a length the free memory cannot hold is refused before any work (`forward_chunk`).
 
 Checkpoint loading and saving live in checkpoint.py; `load_model`, `save_model` and the rest are importable from
 here too.
@@ -147,12 +150,18 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(cfg.hidden_size, cfg.n_kv_heads * cfg.head_dim, bias=cfg.qkv_bias)
         self.o_proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin, cache=None, layer=0, start=0):
+    def project(self, x, cos, sin):
+        """Queries, keys and values of x (B, T, D), rotated to the positions of cos/sin (T, hd)."""
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
         k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, nkv, T, hd)
         v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, nkv, T, hd)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        return q, k, v
+
+    def forward(self, x, cos, sin, cache=None, layer=0, start=0):
+        B, T, _ = x.shape
+        q, k, v = self.project(x, cos, sin)
         if cache is not None:
             k, v = cache.update(layer, start, k, v)  # (B, nkv, start+T, hd)
         # without a cache the keys span the same positions as the queries: causal from the first of them
@@ -185,6 +194,101 @@ class Block(nn.Module):
     def forward(self, x, cos, sin, cache=None, layer=0, start=0):
         x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, start)
         return x + self.mlp(self.post_attention_layernorm(x))
+
+    def forward_chunked(self, x, cos, sin, chunk):
+        """The same block over x (B, T, D), in place and without autograd, `chunk` tokens at a time for everything but
+        attention, which needs every position's queries, keys and values: the layer holds those and x for the whole
+        sequence, and a chunk's worth of the norms' float32 copies, the projections and the MLP's intermediates."""
+        attn = self.self_attn
+        B, T, _ = x.shape
+        q = x.new_empty(B, attn.n_heads, T, attn.head_dim)  # (B, nh, T, hd)
+        k = x.new_empty(B, attn.n_kv_heads, T, attn.head_dim)  # (B, nkv, T, hd)
+        v = torch.empty_like(k)
+        for s in range(0, T, chunk):
+            q[:, :, s:s + chunk], k[:, :, s:s + chunk], v[:, :, s:s + chunk] = attn.project(
+                self.input_layernorm(x[:, s:s + chunk]), cos[s:s + chunk], sin[s:s + chunk])
+        y = attn.attend(q, k, v, 0, attn.window)  # (B, nh, T, hd)
+        del q, k, v
+        for s in range(0, T, chunk):
+            part = y[:, :, s:s + chunk].transpose(1, 2).reshape(B, -1, attn.n_heads * attn.head_dim)  # (B, c, nh*hd)
+            x[:, s:s + chunk] += attn.o_proj(part)
+            x[:, s:s + chunk] += self.mlp(self.post_attention_layernorm(x[:, s:s + chunk]))
+        return x
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Inference memory: how many tokens a chunk may have, and which lengths fit at all
+
+CHUNK_TOKENS = 4096  # larger chunks run no faster; sequences up to this length run whole, as under autograd
+MIN_CHUNK_TOKENS = 256
+
+
+def forward_memory(cfg, seq_len, chunk, dtype_bytes, batch=1):
+    """Estimated bytes beyond the weights of an inference forward over `seq_len` tokens run `chunk` at a time
+    (Block.forward_chunked): the whole sequence's hidden state, rope tables and one layer's queries, keys, values and
+    attention output, plus per chunk token the norm's float32 copies and the larger of the rotated projections and
+    the MLP's intermediates. The loss adds its chunk of logits, at most 2^24 (chunked_cross_entropy)."""
+    D, q_size = cfg.hidden_size, cfg.n_heads * cfg.head_dim
+    qkv = q_size + 2 * cfg.n_kv_heads * cfg.head_dim
+    whole = (D + qkv + q_size) * dtype_bytes + 8
+    if cfg.sliding_window and seq_len > cfg.sliding_window:  # attention's query blocks, then their concatenation
+        whole += q_size * dtype_bytes
+    # the larger of the two phases (projections with rope's three temporaries of q; the MLP), after a norm
+    per_chunk_token = 2 * D * 4 + max(D + qkv + 3 * q_size, 2 * cfg.intermediate_size + 2 * D) * dtype_bytes
+    return batch * (seq_len * whole + min(chunk, seq_len) * per_chunk_token) + seq_len * cfg.head_dim * 4 * 2
+
+
+def longest_fitting_length(cfg, free_bytes, dtype_bytes, batch=1):
+    """The longest sequence whose estimate at the smallest chunk fits `free_bytes` (0 if none)."""
+    low, high = 0, 1
+    while forward_memory(cfg, high, MIN_CHUNK_TOKENS, dtype_bytes, batch) <= free_bytes:
+        low, high = high, 2 * high
+    while high - low > 1:  # the estimate grows with the length: bisect between a fitting and a failing length
+        middle = (low + high) // 2
+        low, high = (middle, high) if forward_memory(cfg, middle, MIN_CHUNK_TOKENS, dtype_bytes, batch) <= free_bytes \
+            else (low, middle)
+    return low
+
+
+def forward_chunk(cfg, seq_len, free_bytes, dtype_bytes, batch=1, largest=CHUNK_TOKENS):
+    """Tokens per chunk of an inference forward: the whole sequence up to `largest` (one chunk: no chunking),
+    `largest` beyond, then halved (to powers of two, down to MIN_CHUNK_TOKENS) while the estimate exceeds
+    `free_bytes` (None: unknown, no limit). A length that does not fit even then is refused with the estimate and the
+    longest length that would."""
+    chunk = min(seq_len, largest)
+    while free_bytes is not None and chunk > MIN_CHUNK_TOKENS and \
+            forward_memory(cfg, seq_len, chunk, dtype_bytes, batch) > free_bytes:
+        chunk = 1 << (chunk - 1).bit_length() - 1  # the next power of two down
+    needed = forward_memory(cfg, seq_len, chunk, dtype_bytes, batch)
+    if free_bytes is not None and needed > free_bytes:
+        raise ValueError(f"a forward over {batch} x {seq_len} tokens needs about {needed / 2**30:.2f} GB beyond the "
+                         f"weights but {free_bytes / 2**30:.2f} GB are free; at most {batch} x "
+                         f"{longest_fitting_length(cfg, free_bytes, dtype_bytes, batch)} tokens would fit")
+    return chunk
+
+
+def free_memory_bytes(device):
+    """What a forward may still allocate: on CUDA, the free memory plus what PyTorch's allocator holds unused; on a
+    CPU, the available RAM (/proc/meminfo's MemAvailable, or a cgroup's limit if lower); None where unknown."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            available = int(next(line for line in f if line.startswith("MemAvailable:")).split()[1]) * 1024
+    except (OSError, StopIteration):
+        return None
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f, open("/sys/fs/cgroup/memory.current") as g:
+            limit = f.read().strip()
+            if limit != "max":
+                available = min(available, int(limit) - int(g.read()))
+    except (OSError, ValueError):
+        pass
+    return available
 
 
 def cpp_compiler():
@@ -266,6 +370,7 @@ class Transformer(nn.Module):
             self.lm_head.weight = self.embed_tokens.weight
         self.rope = rope or RopeScaling(original_max_len=cfg.max_position_embeddings)
         self.gradient_checkpointing = False  # train.py turns it on for long sequences
+        self.chunk_size = None  # tokens per chunk of an inference forward; None: forward_chunk's choice
         self._rope_tables = {}
         self._compiled = None  # compile_layers()
 
@@ -305,9 +410,21 @@ class Transformer(nn.Module):
         `rope_len` is the length the rescaling is chosen for (default: start + T); generation fixes it once.
         """
         B, T = tokens.shape
+        chunk = T
+        if cache is None and not torch.is_grad_enabled():  # no autograd: memory bounded at any length
+            # compiled blocks take the whole sequence while it fits: chunks would run eager
+            chunk = self.chunk_size or forward_chunk(self.config, T, free_memory_bytes(tokens.device),
+                                                     self.embed_tokens.weight.element_size(), B,
+                                                     T if self._compiled else CHUNK_TOKENS)
         cos, sin = self.rope_tables(rope_len or start + T, tokens.device)
         cos, sin = cos[start:start + T], sin[start:start + T]  # (T, hd)
         x = self.embed_tokens(tokens)  # (B, T, D)
+        if chunk < T:
+            for layer in self.layers:
+                layer.forward_chunked(x, cos, sin, chunk)
+            for s in range(0, T, chunk):
+                x[:, s:s + chunk] = self.norm(x[:, s:s + chunk])
+            return x
         for i, layer in enumerate(self.layers):
             if self.gradient_checkpointing and torch.is_grad_enabled():
                 x = checkpoint(layer, x, cos, sin, None, i, start, use_reentrant=False)
