@@ -6,7 +6,8 @@ ZeRO-3 with Ulysses sequence parallelism (parallel.py). train.py runs it for eac
 The data is a pure function of (seed, stage, step, index): `training_sequence` cuts each sequence from the packed
 training documents at a seeded place, so a resumed run sees exactly the sequences an uninterrupted one would.
 `--short-batch` sequences of the original length join every step (mixed-length training, LongRoPE2's; the paper
-fine-tunes on long sequences only), and `--passkey-fraction` of the sequences end in a passkey example.
+fine-tunes on long sequences only), and `--passkey-fraction` of the sequences at the stage's length end in a
+passkey example.
 """
 
 import math
@@ -224,8 +225,9 @@ def finetune(model_dir, rope, length, out_dir, stage, stream, tokenizer, opts, c
         started = time.time()
         sums = torch.zeros(2, dtype=torch.float64)  # summed loss of the long and of the short sequences
         for i, n, is_short in mine:
-            tokens = training_sequence(stream, opts.seed, stage, step, i, n, tokenizer,
-                                       opts.passkey_fraction).to(ctx.device)[None]
+            # passkey examples at the stage's length only: the short sequences keep the short context's text
+            passkey = 0.0 if is_short else opts.passkey_fraction
+            tokens = training_sequence(stream, opts.seed, stage, step, i, n, tokenizer, passkey).to(ctx.device)[None]
             with autocast:
                 if engine is not None:
                     loss = parallel.sequence_parallel_loss(engine, tokens[:, :-1], ctx.group, tokens[:, 1:])

@@ -348,7 +348,7 @@ def add_run_args(p, defaults):
                    help="sequences of the original length added to each step, to keep the short context "
                         f"(paper {PAPER['short_batch']}, tiny {TINY['short_batch']})")
     p.add_argument("--passkey-fraction", type=float, default=None,
-                   help="share of the fine-tuning sequences that end in a passkey example of random length, so the "
+                   help="share of the stage-length sequences that end in a passkey example of random length, so the "
                         f"model keeps retrieving (paper {PAPER['passkey_fraction']}, tiny {TINY['passkey_fraction']})")
     p.add_argument("--original-length", default=None,
                    help="the original context length L the stages are multiples of (default: the model's, or its "
