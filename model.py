@@ -26,7 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from longrope import RopeScaling, apply_rope, rope_cos_sin, rope_from_hf, to_hf
+from longrope import RopeScaling, apply_rope, check_rope_dict, rope_cos_sin, rope_from_hf, to_hf
 
 TINY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny")
 
@@ -514,9 +514,11 @@ def load_model(path="tiny", device=None, dtype=None, rope=None, max_len=None):
         if cfg.tie_word_embeddings:
             state.pop("lm_head.weight", None)
         key_map, permute = hf_key_map(cfg), {}
-        file_rope = rope_from_hf(rope_dict_from_hf(hf), cfg.head_dim, cfg.max_position_embeddings)
+        where = f"{path}/config.json"
+        check_rope_dict(rope_dict_from_hf(hf), where, cfg.head_dim, cfg.max_position_embeddings, hf.get("n_hat", 0))
+        file_rope = rope_from_hf(rope_dict_from_hf(hf), cfg.head_dim, cfg.max_position_embeddings, where)
         if file_rope.method == "longrope" and hf.get("n_hat"):  # ours, written by save_model / search.py --export
-            file_rope = replace(file_rope, n_hat=int(hf["n_hat"]))
+            file_rope = replace(file_rope, n_hat=hf["n_hat"])
     elif os.path.exists(os.path.join(path, "params.json")):
         files = sorted(glob.glob(os.path.join(path, "consolidated.*.pth")))
         if not files:

@@ -153,6 +153,61 @@ def test_config_dict_round_trip(rope_dict, seq_len):
     assert_same_frequencies(hf_frequencies(written, seq_len, max_position_embeddings=max_len), theirs)
 
 
+@pytest.mark.parametrize("betas", [dict(beta_fast=16, beta_slow=2), dict(beta_fast=16), dict(beta_slow=4)])
+def test_yarn_betas_survive_a_round_trip_through_to_hf(betas):
+    """A yarn config read and written back must give transformers the same frequencies: beta_fast 16 dropped on
+    export is 160% off at the ramp's channels."""
+    rope_dict = {"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 2048, **betas}
+    theirs = hf_frequencies(rope_dict, max_position_embeddings=16384)
+    written = to_hf(rope_from_hf(rope_dict, HEAD_DIM, 16384), HEAD_DIM)
+    assert_same_frequencies(hf_frequencies(written, max_position_embeddings=16384), theirs)
+    default = hf_frequencies({k: v for k, v in rope_dict.items() if not k.startswith("beta")},
+                             max_position_embeddings=16384)
+    off = torch.maximum(default[0] / theirs[0], theirs[0] / default[0]) - 1
+    assert off.max() > 0.15  # the betas matter: losing them is visible
+
+
+@pytest.mark.parametrize("rope_dict,message", [
+    ([1, 2], "the rope dict must be a JSON object, got [1, 2]"),
+    ({"rope_type": 3, "factor": 2.0}, "rope_type must be a string, got 3"),
+    ({"rope_type": "linear"}, "lacks 'factor' in its linear rope dict"),
+    ({"rope_type": "dynamic", "factor": 0.5}, "factor must be a number of at least 1 (transformers' rule), got 0.5"),
+    ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 0}, "beta_fast must be a finite positive number, got 0"),
+    ({"rope_type": "yarn", "factor": 4.0, "beta_slow": "1"}, "beta_slow must be a finite positive number, got '1'"),
+    ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 2, "beta_slow": 3}, "beta_fast must be at least beta_slow (3)"),
+    ({"rope_type": "yarn", "factor": 4.0, "attention_factor": float("nan")},
+     "attention_factor must be a finite positive number, got nan"),
+    ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": "2k"},
+     "original_max_position_embeddings must be an integer of at least 2, got '2k'"),
+    ({"rope_type": "linear", "factor": 2.0, "short_factor": [1.0] * 8},
+     "short_factor has 8 values but head dimension 64 needs 32"),
+    ({"rope_type": "longrope", "short_factor": [1.0] * 32, "long_factor": [1.0] * 32},
+     "lacks 'original_max_position_embeddings' in its longrope rope dict"),
+])
+def test_bad_rope_dicts_fail_when_read_with_one_sentence(rope_dict, message):
+    with pytest.raises(ValueError) as error:
+        rope_from_hf(rope_dict, HEAD_DIM, 4096, where="config.json")
+    assert str(error.value).startswith("config.json") and message in str(error.value)
+
+
+@pytest.mark.parametrize("max_len", [0, -5, 4096.0, None, True])
+def test_max_position_embeddings_is_checked(max_len):
+    with pytest.raises(ValueError, match=f"rope dict: max_position_embeddings must be a positive integer, got {max_len}"):
+        rope_from_hf({"rope_type": "linear", "factor": 2.0}, HEAD_DIM, max_len)
+
+
+def test_edges_of_the_checks_are_accepted(tmp_path):
+    """The bounds themselves are valid: n_hat equal to the target length, factor 1, original length 2."""
+    assert load_factors(write_factor_file(tmp_path, n_hat=128, max_position_embeddings=128), 16).n_hat == 128
+    assert load_factors(write_factor_file(tmp_path, n_hat=0), 16).n_hat == 0
+    rope = rope_from_hf({"rope_type": "yarn", "factor": 1, "original_max_position_embeddings": 2, "beta_fast": 3,
+                         "beta_slow": 3, "attention_factor": 1e-3}, HEAD_DIM, 2)
+    assert (rope.factor, rope.original_max_len, rope.beta_fast, rope.beta_slow) == (1.0, 2, 3.0, 3.0)
+    assert rope_frequencies(rope, HEAD_DIM, BASE, 2)[1] == 1e-3
+    assert rope_from_hf(None, HEAD_DIM, 1) == RopeScaling(original_max_len=1)
+    assert rope_from_hf({"type": "linear", "factor": 2}, HEAD_DIM, 64) == RopeScaling("pi", 2.0, 64)
+
+
 def test_factors_given_as_lists_are_stored_as_tuples():
     """A search hands over lists; the rope must stay hashable (the model caches cos/sin tables by rope)."""
     rope = RopeScaling("longrope", 4.0, 32, long_factor=[1.0, 2.0, 3.0, 4.0], short_factor=[1, 1, 1, 1])
@@ -318,12 +373,12 @@ def test_factor_file_gives_transformers_logits(tmp_path, seq_len):
 # Bad factor files: one clear sentence each
 
 
-def write_factor_file(tmp_path, short=None, long=None, text=None, **record):
+def write_factor_file(tmp_path, short=None, long=None, text=None, rope=None, **record):
     path = tmp_path / "factors.json"
     if text is None:
         rope_dict = {"rope_type": "longrope", "original_max_position_embeddings": 32, "factor": 4.0,
                      "short_factor": [1.0] * 8 if short is None else short,
-                     "long_factor": [1.0 + i for i in range(8)] if long is None else long}
+                     "long_factor": [1.0 + i for i in range(8)] if long is None else long, **(rope or {})}
         text = json.dumps({"rope_scaling": rope_dict, **record})  # writes NaN as the bare word NaN
     path.write_text(text)
     return str(path)
@@ -336,7 +391,27 @@ def write_factor_file(tmp_path, short=None, long=None, text=None, **record):
     (dict(short=[1.0, -2.0] + [3.0] * 6), "short_factor must hold finite positive numbers, found -2.0"),
     (dict(short=[0.0] * 8), "short_factor must hold finite positive numbers, found 0.0"),
     (dict(long=["1.0"] * 8), "long_factor must be a list of numbers"),
-    (dict(n_hat=-3), "n_hat must be a non-negative integer, got -3"),
+    (dict(n_hat=-3), "n_hat must be an integer from 0 to the target length 32, got -3"),
+    (dict(n_hat=True), "n_hat must be an integer from 0 to the target length 32, got True"),
+    (dict(n_hat=1000000000, max_position_embeddings=128), "n_hat must be an integer from 0 to the target length 128, got 1000000000"),
+    (dict(n_hat=2.5), "n_hat must be an integer from 0 to the target length 32, got 2.5"),
+    (dict(n_hat=8, max_position_embeddings="x"), "max_position_embeddings must be a positive integer, got 'x'"),
+    (dict(max_position_embeddings=0), "max_position_embeddings must be a positive integer, got 0"),
+    (dict(rope=dict(attention_factor=-1)), "attention_factor must be a finite positive number, got -1"),
+    (dict(rope=dict(attention_factor="x")), "attention_factor must be a finite positive number, got 'x'"),
+    (dict(rope=dict(original_max_position_embeddings=1)),
+     "original_max_position_embeddings must be an integer of at least 2, got 1"),
+    (dict(rope=dict(original_max_position_embeddings=-32)),
+     "original_max_position_embeddings must be an integer of at least 2, got -32"),
+    (dict(rope=dict(original_max_position_embeddings=32.0)),
+     "original_max_position_embeddings must be an integer of at least 2, got 32.0"),
+    (dict(rope=dict(factor=0)), "factor must be a number of at least 1 (transformers' rule), got 0"),
+    (dict(rope=dict(factor=float("inf"))), "factor must be a number of at least 1 (transformers' rule), got inf"),
+    (dict(rope=dict(factor=True)), "factor must be a number of at least 1 (transformers' rule), got True"),
+    (dict(rope=dict(short_factor=None)), "short_factor must be a list of numbers"),
+    (dict(long=[1.0] * 7 + [True]), "long_factor must be a list of numbers"),
+    (dict(text='{"rope_scaling": {"rope_type": "longrope", "original_max_position_embeddings": 8, '
+               '"short_factor": [1], "long_factor": [1]}}'), "short_factor has 1 values but head dimension 16 needs 8"),
     (dict(text="{'rope_scaling': "), "is not valid JSON"),
     (dict(text='{"rope_scaling": {"rope_type": "yarn", "factor": 4}}'),
      "no 'rope_scaling' dict with rope_type 'longrope'"),
@@ -350,6 +425,7 @@ def test_bad_factor_files_raise_one_clear_sentence(tmp_path, kwargs, message):
         load_factors(path, 16)
     assert message in str(error.value)
     assert path in str(error.value)  # names the file
+    assert len(str(error.value).splitlines()) == 1
 
 
 def test_missing_factor_file(tmp_path):
