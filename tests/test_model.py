@@ -355,6 +355,46 @@ def test_generate_equals_full_recomputation(hf_checkpoint, model_type):
     assert stopped.tolist() == [[first]]
 
 
+def freeze_transformers_rope_at(hf, seq_len):
+    """transformers' model with its rotary embedding fixed to what its own RoPE function gives for `seq_len`
+    tokens, whatever the positions asked for: a full forward pass with one rescaling, as generation should use."""
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+    inv_freq, scale = ROPE_INIT_FUNCTIONS[hf.config.rope_parameters["rope_type"]](hf.config, None, seq_len=seq_len)
+    angles = torch.arange(128).float()[:, None] * inv_freq.float()[None, :]  # (positions, hd/2)
+    angles = torch.cat([angles, angles], dim=-1)
+    cos, sin = angles.cos() * scale, angles.sin() * scale
+    hf.model.rotary_emb.forward = lambda x, position_ids: (cos[position_ids], sin[position_ids])
+    return hf
+
+
+@pytest.mark.parametrize("rope_dict,max_len", [({"rope_type": "dynamic", "factor": 2.0}, 32), (LONGROPE_DICT, 128)])
+def test_generate_chooses_the_rescaling_for_prompt_plus_new_tokens(tmp_path, rope_dict, max_len):
+    """A 20-token prompt and 24 new tokens cross the original 32: dynamic NTK's base and LongRoPE's factor set
+    (short -> long) are those of 44 tokens for every position, the prompt's included. The reference is
+    transformers' full forward pass, recomputed for each new token, with its RoPE function evaluated at 44 tokens;
+    choosing the rescaling for the prompt alone (20) or anew at each step gives other tokens."""
+    hf = hf_model(rope_scaling=rope_dict, max_position_embeddings=max_len)
+    ours = load_model(save_hf(hf, str(tmp_path / "m")), device="cpu")
+    prompt, new = tokens_for(20, seed=6), 24
+    expected = greedy_by_recomputation(freeze_transformers_rope_at(hf, 20 + new), prompt, new)
+    assert torch.equal(ours.generate(prompt, new), expected)
+    # the rescaling for the prompt alone gives other tokens: the comparison above can fail
+    assert not torch.equal(greedy_by_recomputation(freeze_transformers_rope_at(hf, 20), prompt, new), expected)
+
+
+def test_generate_with_long_factors_equals_transformers_generate(tmp_path):
+    """A prompt already past the original length: transformers' longrope picks the long factors at every step of
+    its own cached generation, the same choice as ours, so the two agree token for token."""
+    hf = hf_model(rope_scaling=LONGROPE_DICT, max_position_embeddings=128)
+    ours = load_model(save_hf(hf, str(tmp_path / "m")), device="cpu")
+    prompt = tokens_for(40, seed=7)
+    with torch.no_grad():
+        expected = hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=20, do_sample=False,
+                               eos_token_id=None, pad_token_id=0)[:, 40:]
+    assert expected.shape == (2, 20) and len(set(expected.flatten().tolist())) > 2
+    assert torch.equal(ours.generate(prompt, 20), expected)
+
+
 @pytest.mark.parametrize("model_type", ["llama", "mistral"])
 def test_prefill_in_two_pieces_equals_one(hf_checkpoint, model_type):
     """A block of queries that does not start at position 0 (the masked attention path) against one pass."""
