@@ -288,6 +288,23 @@ def test_n_hat_keeps_the_first_positions_unscaled(n_hat):
     assert (sin[first_scaled] - plain[first_scaled] * scale).abs().max() > 1e-2
 
 
+@pytest.mark.parametrize("seq_len", [1, 17, 32])
+def test_n_hat_leaves_short_sequences_alone(seq_len):
+    """Eq. 3's n_hat belongs to the long factors: a sequence that fits the original 32 tokens gets transformers'
+    short-factor tables at every position, the first n_hat included (the recovery search scores such sequences)."""
+    rope_dict = to_hf(LONG_ROPE, 16)
+    cfg = hf_rope_config(rope_dict, head_dim=16, base=1000.0, max_position_embeddings=128)
+    x = torch.zeros(1, 1, seq_len, 16)
+    hf_cos, hf_sin = LlamaRotaryEmbedding(cfg)(x, torch.arange(seq_len)[None])
+    cos, sin = rope_cos_sin(replace(LONG_ROPE, n_hat=24), 16, 1000.0, torch.arange(seq_len), seq_len)
+    torch.testing.assert_close(cos, hf_cos[0], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(sin, hf_sin[0], rtol=1e-6, atol=1e-6)
+    # and past the original length the same n_hat does act, on the same first positions
+    long_cos, _ = rope_cos_sin(replace(LONG_ROPE, n_hat=24), 16, 1000.0, torch.arange(40), 40)
+    plain_cos, _ = rope_cos_sin(LONG_ROPE, 16, 1000.0, torch.arange(40), 40)
+    assert (long_cos[1:24] - plain_cos[1:24]).abs().max() > 1e-2
+
+
 def test_n_hat_in_a_forward_pass_equals_transformers_with_naive_tables(tmp_path):
     """transformers' Llama, its rotary embedding replaced by the naive Eq. 3 tables, against our model."""
     rope_dict = to_hf(LONG_ROPE, 16)
@@ -342,9 +359,19 @@ def test_factor_file_round_trip(tmp_path):
     with open(path) as f:
         record = json.load(f)
     assert record["max_position_embeddings"] == 256 and record["rope_scaling"]["rope_type"] == "longrope"
+    # the tables of the loaded factors are transformers' longrope rotary embedding of the file's rope dict, except
+    # the first n_hat positions of a long sequence, which keep transformers' plain angles (times the scale)
+    config = dict(head_dim=16, base=1000.0, max_position_embeddings=record["max_position_embeddings"])
+    scale = math.sqrt(1 + math.log(8.0) / math.log(32))
     for seq_len in (20, 200):
-        torch.testing.assert_close(rope_cos_sin(loaded, 16, 1000.0, torch.arange(seq_len), seq_len)[0],
-                                   rope_cos_sin(rope, 16, 1000.0, torch.arange(seq_len), seq_len)[0])
+        x, positions = torch.zeros(1, 1, seq_len, 16), torch.arange(seq_len)
+        hf_cos, hf_sin = LlamaRotaryEmbedding(hf_rope_config(record["rope_scaling"], **config))(x, positions[None])
+        plain_cos, plain_sin = LlamaRotaryEmbedding(hf_rope_config(None, **config))(x, positions[None])
+        if seq_len > 32:
+            hf_cos[0, :6], hf_sin[0, :6] = plain_cos[0, :6] * scale, plain_sin[0, :6] * scale
+        cos, sin = rope_cos_sin(loaded, 16, 1000.0, positions, seq_len)
+        torch.testing.assert_close(cos, hf_cos[0], rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(sin, hf_sin[0], rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("seq_len", [24, 48])
