@@ -14,6 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import eval as ev  # noqa: E402
+from conftest import randomize_  # noqa: E402
 from common import PASSKEY_FILLER, PASSKEY_TASK, byte_tokenizer, load_documents, passkey_prompt, sample_documents  # noqa: E402
 from model import cpp_compiler, load_model  # noqa: E402
 from pretrain import save_byte_tokenizer  # noqa: E402
@@ -29,7 +30,7 @@ def checkpoint(tmp_path_factory):
     cfg = transformers.LlamaConfig(vocab_size=260, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                                    num_attention_heads=4, num_key_value_heads=2, head_dim=16,
                                    max_position_embeddings=32, bos_token_id=256, eos_token_id=257)
-    hf = transformers.LlamaForCausalLM(cfg).eval()
+    hf = randomize_(transformers.LlamaForCausalLM(cfg)).eval()  # unit-scale: rescaling methods differ clearly
     hf.save_pretrained(folder / "model")
     save_byte_tokenizer(str(folder / "model"))  # ids 256, 257: <s>, </s>
     data = folder / "data"
@@ -69,6 +70,8 @@ def test_ppl_command_reports_the_loss_transformers_computes(checkpoint, tmp_path
         assert got["loss"] == pytest.approx(expected, abs=1e-5)
         assert got["ppl"] == pytest.approx(math.exp(expected), rel=1e-4)
         assert got["tokens"] == 3 * (length - 1)
+    none, yarn = (next(r["loss"] for r in records if r["method"] == m and r["length"] == 64) for m in ("none", "yarn"))
+    assert abs(none - yarn) > 1e-2  # a method mix-up would show, far beyond the 1e-5 tolerance
 
 
 def naive_sliding_loss(logits_fn, tokens, window, stride):
