@@ -129,6 +129,48 @@ def test_longrope_is_transformers_longrope(seq_len, with_factor):
     assert theirs[1] == pytest.approx(math.sqrt(1 + math.log(8.0) / math.log(ORIGINAL)), rel=1e-12)
 
 
+@pytest.mark.parametrize("rope_dict,max_len", [
+    ({"rope_type": "yarn", "factor": 1.0, "original_max_position_embeddings": 4096}, 4096),
+    ({"rope_type": "yarn", "factor": 1.5, "original_max_position_embeddings": 4096}, 6144),
+    ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 65536}, 65536),  # ramp past the top
+    ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1500000}, 1500000),  # zero-width ramp
+    ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 1.5}, 4096),  # beta_slow's default 1 lies below it
+    ({"rope_type": "longrope", "original_max_position_embeddings": 4096, "short_factor": [1.0] * 8,
+      "long_factor": [2.0] * 8}, 2048),  # no factor, a shorter config length: s = 0.5, attention scale 1
+    ({"rope_type": "longrope", "original_max_position_embeddings": 1024, "factor": 2.0, "attention_factor": 0.9,
+      "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}, 4096),  # factor and attention_factor, not 4096 / 1024
+    ({"rope_type": "longrope", "original_max_position_embeddings": 1024, "factor": 1.5,
+      "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}, 4096),
+    ({"rope_type": "default"}, 4096), ({"rope_theta": 100.0}, 4096),  # no rope_type at all: transformers' default
+    ({"type": "linear", "factor": 2.0}, 4096),  # the older key
+])
+@pytest.mark.parametrize("seq_len", [1000, 5000])
+def test_edge_configs_equal_transformers(rope_dict, max_len, seq_len):
+    """Corners of each method: factors at or just above 1, ramps clamped at either end, absent keys."""
+    base = 100.0 if rope_dict.get("original_max_position_embeddings", 0) > 10000 else BASE
+    head_dim = 16
+    rope = rope_from_hf(rope_dict, head_dim, max_len)
+    kind = rope_dict.get("rope_type", rope_dict.get("type", "default"))
+    config = dict(head_dim=head_dim, base=base, max_position_embeddings=max_len)
+    theirs = hf_frequencies(None if kind == "default" else {**rope_dict, "rope_type": kind}, seq_len, **config)
+    assert_same_frequencies(rope_frequencies(rope, head_dim, base, seq_len), theirs)
+    if kind == "default":
+        assert rope == RopeScaling(original_max_len=max_len)
+
+
+def test_plain_rope_stretched_by_make_rope_is_still_plain():
+    """'none' evaluated at 4x carries factor 4 (make_rope's target) and must still be transformers' default RoPE."""
+    rope = make_rope("none", ORIGINAL, 4 * ORIGINAL)
+    assert rope.factor == 4.0
+    assert_same_frequencies(rope_frequencies(rope, HEAD_DIM, BASE, 4 * ORIGINAL), hf_frequencies(None))
+    assert make_rope("pi", 2048) == RopeScaling("pi", 1.0, 2048)  # no target: no stretching
+    longrope_without_short = RopeScaling("longrope", 4.0, 32, long_factor=(2.0,) * 8)
+    short_dict = {"rope_type": "longrope", "factor": 4.0, "original_max_position_embeddings": 32,
+                  "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}
+    assert_same_frequencies(rope_frequencies(longrope_without_short, 16, BASE, 20),
+                            hf_frequencies(short_dict, 20, head_dim=16, max_position_embeddings=128))
+
+
 def test_attention_factor_overrides_each_method():
     for method in ("pi", "yarn", "longrope"):
         rope = RopeScaling(method, 4.0, ORIGINAL, attention_factor=0.7)
@@ -140,6 +182,11 @@ def test_attention_factor_overrides_each_method():
     {"rope_type": "dynamic", "factor": 2.0},
     {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1024},
     {"rope_type": "longrope", "factor": 4.0, "original_max_position_embeddings": 1024,
+     "short_factor": [1.0] * 32, "long_factor": [1.0 + i / 4 for i in range(32)]},
+    {"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1024, "attention_factor": 1.2},
+    {"rope_type": "longrope", "factor": 2.0, "original_max_position_embeddings": 1024, "attention_factor": 0.8,
+     "short_factor": [1.0] * 32, "long_factor": [1.0 + i / 4 for i in range(32)]},
+    {"rope_type": "longrope", "factor": 2.0, "original_max_position_embeddings": 1024,
      "short_factor": [1.0] * 32, "long_factor": [1.0 + i / 4 for i in range(32)]},
 ])
 @pytest.mark.parametrize("seq_len", [512, 3000])
@@ -174,7 +221,13 @@ def test_yarn_betas_survive_a_round_trip_through_to_hf(betas):
     ({"rope_type": "dynamic", "factor": 0.5}, "factor must be a number of at least 1 (transformers' rule), got 0.5"),
     ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 0}, "beta_fast must be a finite positive number, got 0"),
     ({"rope_type": "yarn", "factor": 4.0, "beta_slow": "1"}, "beta_slow must be a finite positive number, got '1'"),
-    ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 2, "beta_slow": 3}, "beta_fast must be at least beta_slow (3)"),
+    ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 2, "beta_slow": 3},
+     "beta_fast must be at least beta_slow (3), got 2"),
+    ({"rope_type": "yarn", "factor": 4.0, "beta_slow": 32.5}, "beta_fast must be at least beta_slow (32.5), got 32"),
+    ({"type": "linear"}, "lacks 'factor' in its linear rope dict"),
+    ({"rope_type": "dynamic"}, "lacks 'factor' in its dynamic rope dict"),
+    ({"rope_type": "yarn"}, "lacks 'factor' in its yarn rope dict"),
+    ({"rope_type": "linear", "factor": 2.0, "long_factor": [1.0]}, "long_factor has 1 values but head dimension 64 needs 32"),
     ({"rope_type": "yarn", "factor": 4.0, "attention_factor": float("nan")},
      "attention_factor must be a finite positive number, got nan"),
     ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": "2k"},
@@ -187,7 +240,7 @@ def test_yarn_betas_survive_a_round_trip_through_to_hf(betas):
 def test_bad_rope_dicts_fail_when_read_with_one_sentence(rope_dict, message):
     with pytest.raises(ValueError) as error:
         rope_from_hf(rope_dict, HEAD_DIM, 4096, where="config.json")
-    assert str(error.value).startswith("config.json") and message in str(error.value)
+    assert str(error.value).startswith("config.json") and str(error.value).endswith(message)
 
 
 @pytest.mark.parametrize("max_len", [0, -5, 4096.0, None, True])
@@ -217,7 +270,7 @@ def test_factors_given_as_lists_are_stored_as_tuples():
 
 def test_to_hf_refuses_static_ntk_and_writes_nothing_for_plain_rope():
     assert to_hf(RopeScaling("none"), HEAD_DIM) is None
-    with pytest.raises(ValueError, match="no static NTK"):
+    with pytest.raises(ValueError, match="^transformers has no static NTK rope type; use dynamic-ntk or a factor file$"):
         to_hf(RopeScaling("ntk", 4.0), HEAD_DIM)
 
 
@@ -344,6 +397,10 @@ def test_make_rope_and_parse_rope():
         RopeScaling("rope2")
     with pytest.raises(ValueError, match="positive"):
         RopeScaling("pi", factor=-2.0)
+    with pytest.raises(ValueError, match="rope factor must be a positive number, got 0.0"):
+        RopeScaling("pi", factor=0.0)
+    with pytest.raises(ValueError, match="expected one of none, pi, ntk, dynamic-ntk, yarn, longrope or a .json"):
+        RopeScaling("rope2")
 
 
 def test_factor_file_round_trip(tmp_path):
@@ -455,6 +512,21 @@ def test_bad_factor_files_raise_one_clear_sentence(tmp_path, kwargs, message):
     assert len(str(error.value).splitlines()) == 1
 
 
+def test_factor_file_keys_transformers_also_reads(tmp_path):
+    """`rope_parameters` (transformers 5's name) and the older `type` key are read like `rope_scaling`/`rope_type`;
+    n_hat defaults to 0; provenance lands in `extra`, the rope dict and n_hat do not."""
+    rope_dict = {"type": "longrope", "original_max_position_embeddings": 32, "factor": 4.0,
+                 "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}
+    path = write_factor_file(tmp_path, text=json.dumps({"rope_parameters": rope_dict, "perplexity": 3.0}))
+    rope = load_factors(path, 16)
+    assert (rope.method, rope.long_factor, rope.n_hat) == ("longrope", (2.0,) * 8, 0)
+    assert rope.extra == {"rope_parameters": rope_dict, "perplexity": 3.0}
+    rope = load_factors(write_factor_file(tmp_path, n_hat=3, note="x"), 16)
+    assert rope.n_hat == 3 and rope.extra == {"note": "x"}
+    saved = load_factors(save_factors(str(tmp_path / "pi.json"), RopeScaling("pi", 4.0, 32), 16), 16)
+    assert (saved.method, saved.long_factor, saved.short_factor) == ("longrope", (1.0,) * 8, (1.0,) * 8)
+
+
 def test_missing_factor_file(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_factors(str(tmp_path / "nope.json"), 16)
@@ -464,6 +536,9 @@ def test_non_monotone_factors_warn(tmp_path):
     path = write_factor_file(tmp_path, long=[1.0, 3.0, 2.0] + [4.0] * 5)
     with pytest.warns(UserWarning, match="long_factor is not monotone"):
         rope = load_factors(path, 16)
+    with pytest.warns(UserWarning, match="^short_factor is not monotone") as caught:
+        rope_from_hf(json.load(open(write_factor_file(tmp_path, short=[2.0] + [1.0] * 7)))["rope_scaling"], 16, 128)
+    assert caught[0].filename == __file__  # the warning points at the code that read the dict
     assert rope.long_factor[1:3] == (3.0, 2.0)  # kept as written
     with warnings.catch_warnings():
         warnings.simplefilter("error")
