@@ -208,7 +208,7 @@ def check_rope_dict(rope_dict, where, head_dim, max_position_embeddings, n_hat=0
     required = {"linear": ("factor",), "dynamic": ("factor",), "yarn": ("factor",),
                 "longrope": ("short_factor", "long_factor", "original_max_position_embeddings")}
     for key in required.get(kind, ()):
-        if key not in rope_dict:
+        if rope_dict.get(key) is None:  # JSON's null is no value either
             raise ValueError(f"{where} lacks '{key}' in its {kind} rope dict")
     original = rope_dict.get("original_max_position_embeddings")
     # ln(original length) divides LongRoPE's attention scale: 1 token would divide by zero
@@ -226,7 +226,7 @@ def check_rope_dict(rope_dict, where, head_dim, max_position_embeddings, n_hat=0
         fail("beta_fast", f"at least beta_slow ({beta_slow})", beta_fast)
     for key in ("short_factor", "long_factor"):
         values = rope_dict.get(key)
-        if values is None and kind != "longrope":
+        if values is None:
             continue
         if not isinstance(values, list) or not all(_is_number(v) for v in values):
             raise ValueError(f"{where}: {key} must be a list of numbers")

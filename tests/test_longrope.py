@@ -3,6 +3,7 @@ per-position implementation of LongRoPE's n_hat (Eq. 3)."""
 
 import json
 import math
+import os
 import warnings
 from dataclasses import replace
 
@@ -227,6 +228,7 @@ def test_yarn_betas_survive_a_round_trip_through_to_hf(betas):
     ({"type": "linear"}, "lacks 'factor' in its linear rope dict"),
     ({"rope_type": "dynamic"}, "lacks 'factor' in its dynamic rope dict"),
     ({"rope_type": "yarn"}, "lacks 'factor' in its yarn rope dict"),
+    ({"rope_type": "yarn", "factor": None}, "lacks 'factor' in its yarn rope dict"),
     ({"rope_type": "linear", "factor": 2.0, "long_factor": [1.0]}, "long_factor has 1 values but head dimension 64 needs 32"),
     ({"rope_type": "yarn", "factor": 4.0, "attention_factor": float("nan")},
      "attention_factor must be a finite positive number, got nan"),
@@ -492,7 +494,9 @@ def write_factor_file(tmp_path, short=None, long=None, text=None, rope=None, **r
     (dict(rope=dict(factor=0)), "factor must be a number of at least 1 (transformers' rule), got 0"),
     (dict(rope=dict(factor=float("inf"))), "factor must be a number of at least 1 (transformers' rule), got inf"),
     (dict(rope=dict(factor=True)), "factor must be a number of at least 1 (transformers' rule), got True"),
-    (dict(rope=dict(short_factor=None)), "short_factor must be a list of numbers"),
+    (dict(rope=dict(short_factor=None)), "lacks 'short_factor' in its longrope rope dict"),
+    (dict(rope=dict(factor=None, original_max_position_embeddings=None)),
+     "lacks 'original_max_position_embeddings' in its longrope rope dict"),
     (dict(long=[1.0] * 7 + [True]), "long_factor must be a list of numbers"),
     (dict(text='{"rope_scaling": {"rope_type": "longrope", "original_max_position_embeddings": 8, '
                '"short_factor": [1], "long_factor": [1]}}'), "short_factor has 1 values but head dimension 16 needs 8"),
@@ -543,3 +547,77 @@ def test_non_monotone_factors_warn(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_factors(write_factor_file(tmp_path), 16)  # monotone: silent
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Any file, any dict: a valid rope or one sentence (hypothesis)
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.sampled_from([0, 1, 2, -32, 32]),
+                      st.floats(allow_nan=True), st.text(max_size=4), st.lists(st.floats(-5, 50), max_size=3))
+FACTOR_LISTS = st.one_of(st.lists(st.floats(0.5, 40.0), min_size=8, max_size=8),
+                         st.lists(st.one_of(st.floats(allow_nan=True), st.booleans(), st.integers(-3, 50),
+                                            st.text(max_size=2)), max_size=9), ANY_VALUE)
+VALID = {"rope_type": "longrope", "factor": 4.0, "original_max_position_embeddings": 32, "short_factor": [1.0] * 8,
+         "long_factor": [1.0 + i for i in range(8)]}
+
+
+def rope_dicts(kinds=("longrope", "yarn", "linear", "dynamic", "default", "llama2", 7)):
+    """A valid rope dict with up to three keys replaced, added or removed: most examples reach the deep checks."""
+    values = {"rope_type": st.sampled_from(kinds), "short_factor": FACTOR_LISTS, "long_factor": FACTOR_LISTS}
+    keys = ["rope_type", "factor", "original_max_position_embeddings", "attention_factor", "beta_fast", "beta_slow",
+            "short_factor", "long_factor"]
+    changes = st.dictionaries(st.sampled_from(keys), st.one_of(st.just("remove"), ANY_VALUE), max_size=3)
+    return st.builds(lambda kind, edits, lists: {k: v for k, v in {**VALID, "rope_type": kind, **lists, **edits}.items()
+                                                 if v != "remove"},
+                     st.sampled_from(kinds), changes,
+                     st.fixed_dictionaries({}, optional={k: values[k] for k in ("short_factor", "long_factor")}))
+
+
+def assert_usable(rope, max_len):
+    """Nothing fails later: the tables at a short and a long length are finite and of the right shape."""
+    for seq_len in (3, max(2 * rope.original_max_len, 4)):
+        cos, sin = rope_cos_sin(rope, 16, 1000.0, torch.arange(3), seq_len)
+        assert cos.shape == (3, 16) and bool(torch.isfinite(cos).all() and torch.isfinite(sin).all())
+
+
+def assert_one_sentence(error, *names):
+    text = str(error)
+    assert len(text.splitlines()) == 1 and text.strip() and all(name in text for name in names), text
+
+
+# 200 examples in the suite; PROPERTY_EXAMPLES=1000 for the heavier run (docs/mutation.md)
+@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 200)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(rope_dict=rope_dicts(kinds=("longrope", "longrope", "longrope", "yarn")),
+       record=st.fixed_dictionaries({}, optional={"n_hat": ANY_VALUE, "max_position_embeddings": ANY_VALUE}),
+       container=st.sampled_from(["rope_scaling", "rope_parameters", "rope_scaling"]))
+def test_any_factor_file_loads_or_fails_with_one_sentence(rope_dict, record, container):
+    import tempfile
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "factors.json")
+        with open(path, "w") as f:
+            json.dump({container: rope_dict, **record}, f)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rope = load_factors(path, 16)
+        except ValueError as e:
+            assert_one_sentence(e, path)
+            return
+    assert rope.method == "longrope" and 0 <= rope.n_hat
+    assert_usable(rope, rope.original_max_len)
+
+
+@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 200)), deadline=None)
+@given(rope_dict=st.one_of(rope_dicts(), ANY_VALUE), max_len=st.one_of(st.integers(1, 5000), ANY_VALUE))
+def test_any_rope_dict_reads_or_fails_with_one_sentence(rope_dict, max_len):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rope = rope_from_hf(rope_dict, 16, max_len, where="config.json")
+    except ValueError as e:
+        assert_one_sentence(e)
+        return
+    assert_usable(rope, max_len)
