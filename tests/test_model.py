@@ -214,6 +214,42 @@ def test_meta_permutation_inverts_the_test_conversion():
     assert not torch.equal(to_meta_layout(w, 4), w)
 
 
+def meta_attention_scores(x, wq, wk, n_heads, base):
+    """Attention scores as Meta's llama code computes them: q and k rotated as complex numbers, channel pairs
+    (2j, 2j+1) turning by position * base^(-2j/hd) (its precompute_freqs_cis and apply_rotary_emb), in float64."""
+    T, head_dim = x.shape[0], wq.shape[0] // n_heads
+    freqs = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    turns = torch.polar(torch.ones(T, head_dim // 2, dtype=torch.float64), torch.outer(torch.arange(T).double(), freqs))
+
+    def rotate(w):
+        pairs = (x @ w.t()).view(T, n_heads, head_dim // 2, 2)  # (T, nh, hd/2, 2)
+        return torch.view_as_real(torch.view_as_complex(pairs.contiguous()) * turns[:, None]).reshape(T, n_heads, -1)
+
+    q, k = rotate(wq), rotate(wk)
+    return torch.einsum("qhd,khd->hqk", q, k)  # (nh, T, T)
+
+
+def test_meta_permutation_gives_meta_attention_scores():
+    """Meta-layout q/k weights, converted once, give under rotate-half RoPE the scores Meta's interleaved rotary
+    embedding gives with the original weights; unconverted weights do not."""
+    from longrope import RopeScaling, apply_rope, rope_cos_sin
+    g = torch.Generator().manual_seed(0)
+    n_heads, head_dim, T, base = 4, 16, 12, 1000.0
+    x = torch.randn(T, 32, generator=g, dtype=torch.float64)
+    wq, wk = (torch.randn(n_heads * head_dim, 32, generator=g, dtype=torch.float64) for _ in range(2))
+    expected = meta_attention_scores(x, wq, wk, n_heads, base)
+    cos, sin = rope_cos_sin(RopeScaling(original_max_len=64), head_dim, base, torch.arange(T), T)
+
+    def ours(wq, wk):
+        q, k = ((x @ w.t()).view(T, n_heads, head_dim).transpose(0, 1) for w in (wq, wk))  # (nh, T, hd)
+        q, k = apply_rope(q, cos.double(), sin.double()), apply_rope(k, cos.double(), sin.double())
+        return q @ k.transpose(1, 2)
+
+    converted = ours(meta_to_rotate_half(wq, n_heads), meta_to_rotate_half(wk, n_heads))
+    torch.testing.assert_close(converted, expected, rtol=1e-5, atol=1e-4)
+    assert (ours(wq, wk) - expected).abs().max() > 1.0
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Loss and decoding
 
@@ -233,6 +269,38 @@ def test_chunked_cross_entropy_equals_full(chunk_size):
     for a, b in zip(grads, expected_grads):
         torch.testing.assert_close(a, b)
     assert grads[0][[0, 4, 5, 6, 22]].abs().max() == 0  # ignored rows get no gradient
+
+
+def saved_for_backward(fn):
+    """Elements held by the tensors autograd keeps for the backward pass while `fn` runs, one count per storage
+    (each chunk's rows are views of the same hidden states, the weight is the same weight every time)."""
+    storages = {}
+
+    def pack(tensor):
+        storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes() // tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = fn()
+    return out, list(storages.values())
+
+
+@pytest.mark.parametrize("rows", [512, 2048])
+def test_chunked_loss_keeps_no_length_by_vocabulary_tensor_for_backward(rows):
+    """Training memory stays linear in length: what autograd saves grows with rows x hidden and vocabulary x hidden,
+    never with rows x vocabulary (each chunk's logits are recomputed in the backward pass). The full loss, measured
+    the same way, does keep rows x vocabulary numbers: the measurement sees logits when they are kept."""
+    g = torch.Generator().manual_seed(3)
+    vocab, dim = 1000, 16
+    hidden = torch.randn(rows, dim, generator=g, requires_grad=True)
+    weight = torch.randn(vocab, dim, generator=g, requires_grad=True)
+    targets = torch.randint(0, vocab, (rows,), generator=g)
+    loss, sizes = saved_for_backward(lambda: chunked_cross_entropy(hidden, weight, targets, chunk_size=64))
+    full, full_sizes = saved_for_backward(lambda: F.cross_entropy(hidden @ weight.t(), targets, reduction="sum"))
+    assert sum(full_sizes) >= rows * vocab
+    assert max(sizes, default=0) <= max(rows * dim, vocab * dim) and sum(sizes) < 4 * (rows + vocab) * dim
+    torch.testing.assert_close(loss, full)
+    torch.testing.assert_close(torch.autograd.grad(loss, hidden)[0], torch.autograd.grad(full, hidden)[0])
 
 
 @pytest.mark.parametrize("chunk_size,vocab_chunk", [(None, None), (None, 7), (3, 7), (5, 50), (100, 1)])
