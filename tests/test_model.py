@@ -334,6 +334,70 @@ def test_default_tiles_cover_partial_row_chunks_and_vocabulary_tiles():
     assert (top >= 1024).any() and (top < 1024).any()  # rows whose maximum lies in either tile
 
 
+def largest_power_of_two_within(limit):
+    return 1 << (limit.bit_length() - 1)
+
+
+@pytest.mark.parametrize("vocab", [96, 8192, 32000, 128256])
+def test_loss_chunks_of_each_device(vocab):
+    """The chunk choice as a pure function, the GPU's included: at most 16M logits a chunk on a GPU, 8M on a CPU
+    under autograd, 2048 x 1024 tiles on a CPU without it once the vocabulary exceeds a tile."""
+    for grad in (False, True):
+        assert model_module.loss_chunks(vocab, True, grad) == (False, largest_power_of_two_within(2**24 // vocab))
+    assert model_module.loss_chunks(vocab, False, True) == (False, largest_power_of_two_within(2**23 // vocab))
+    tiled = model_module.loss_chunks(vocab, False, False)
+    assert tiled == ((True, 2048) if vocab > 1024 else (False, largest_power_of_two_within(2**23 // vocab)))
+    assert model_module.loss_chunks(vocab, False, False, vocab_chunk=4096)[1] == (512 if vocab > 4096 else tiled[1])
+
+
+def test_gpu_chunks_run_on_a_cpu(monkeypatch):
+    """The GPU's choice (4096-row chunks of a 4096 vocabulary, under autograd and without) over 5000 rows, on a
+    CPU: loss and gradients equal one full cross-entropy."""
+    choose = model_module.loss_chunks
+    chosen = []
+
+    def as_on_a_gpu(vocab_size, on_cuda, grad, vocab_chunk=1024):
+        chosen.append(choose(vocab_size, True, grad, vocab_chunk))
+        return chosen[-1]
+
+    monkeypatch.setattr(model_module, "loss_chunks", as_on_a_gpu)
+    g = torch.Generator().manual_seed(4)
+    hidden = torch.randn(5000, 8, generator=g, requires_grad=True)
+    weight = torch.randn(4096, 8, generator=g)
+    targets = torch.randint(0, 4096, (5000,), generator=g)
+    expected = F.cross_entropy(hidden @ weight.t(), targets, reduction="sum")
+    got = chunked_cross_entropy(hidden, weight, targets)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(torch.autograd.grad(got, hidden)[0], torch.autograd.grad(expected, hidden)[0])
+    with torch.inference_mode():
+        assert chunked_cross_entropy(hidden, weight, targets).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert chosen == [(False, 4096)] * 2
+
+
+@pytest.mark.parametrize("model_type", ["llama", "mistral"])
+def test_bf16_logits_on_a_cpu_are_as_close_to_float64_as_transformers_bf16(tmp_path, model_type):
+    """test_cuda's bf16 comparison where PyTorch runs it without a GPU: our bf16 model (rotation, norms, SDPA and
+    Mistral's masked window blocks in bf16) and transformers' bf16 model, each against transformers in float64."""
+    import copy
+    from transformers import AutoModelForCausalLM
+    hf = hf_model(model_type, rope_scaling=LONGROPE_DICT, max_position_embeddings=128)
+    path = save_hf(hf, str(tmp_path / model_type))
+    tokens = tokens_for(40)
+
+    def relative_error(x, ref):
+        return float((x.double() - ref).norm() / ref.norm())
+
+    with torch.no_grad():
+        ref = copy.deepcopy(hf).double()(tokens, use_cache=False).logits
+        theirs = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16, attn_implementation="sdpa").eval()
+        theirs = relative_error(theirs(tokens, use_cache=False).logits, ref)
+        ours_model = load_model(path, device="cpu", dtype=torch.bfloat16)
+        ours = relative_error(ours_model.logits(tokens), ref)
+        float32 = relative_error(load_model(path, device="cpu").logits(tokens), ref)
+    assert ours_model.lm_head.weight.dtype == torch.bfloat16 and float32 < 1e-5
+    assert 1e-4 < ours < 2e-2 and ours < 2 * theirs, (ours, theirs)  # bf16 really ran, and as well as theirs
+
+
 def test_model_loss_equals_full_cross_entropy(hf_checkpoint, monkeypatch):
     monkeypatch.setattr(model_module, "chunked_cross_entropy", functools.partial(chunked_cross_entropy, chunk_size=5))
     hf, path = hf_checkpoint("mistral", "safetensors")
