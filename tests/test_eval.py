@@ -210,6 +210,38 @@ def test_figures_plot_the_records_they_are_given(monkeypatch, tmp_path):
     assert all((tmp_path / "fig" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for name in plotted)
 
 
+def test_reproduce_at_toy_scale_writes_tables_that_match_its_records(monkeypatch, tmp_path):
+    """`reproduce` end to end on a 1-layer random model of original length 128, its search already done (search.py
+    has its own tests): every table cell of results.md is its record's number, and at the original length PI and
+    NTK (factor 1 there) score exactly what plain RoPE scores, the factor file something else."""
+    from model import ModelConfig, Transformer, save_model
+    folder = str(tmp_path / "model")
+    torch.manual_seed(0)
+    save_model(Transformer(ModelConfig(vocab_size=264, hidden_size=32, n_layers=1, n_heads=2, n_kv_heads=2,
+                                       head_dim=16, intermediate_size=32, max_position_embeddings=128,
+                                       bos_token_id=256, eos_token_id=257)), folder)
+    save_byte_tokenizer(folder)
+    out = tmp_path / "out"
+    out.mkdir()
+    from longrope import RopeScaling, save_factors
+    save_factors(str(out / "tiny_2x_factors.json"),  # as a finished search leaves it: --resume reuses it
+                 RopeScaling("longrope", 2.0, 128, tuple(1.0 + 0.15 * i for i in range(8))), 16)
+    run_main(monkeypatch, "reproduce", "--model", folder, "--out", out, "--scale", "2", "--search-samples", "1",
+             "--samples", "1", "--trials", "1", "--device", "cpu", "--resume")
+    ppl, passkey = (json.loads((out / f"{name}.json").read_text()) for name in ("ppl", "passkey"))
+    methods = ["none", "pi", "ntk", "dynamic-ntk", "yarn", "longrope"]
+    assert [(r["method"], r["length"]) for r in ppl] == [(m, 128 * k) for m in methods for k in (1, 2, 4, 8, 16)]
+    at_128 = {r["method"]: r["loss"] for r in ppl if r["length"] == 128}
+    assert at_128["pi"] == at_128["ntk"] == at_128["dynamic-ntk"] == at_128["none"] != at_128["longrope"]
+    results = (out / "results.md").read_text()
+    for r in ppl:
+        row = next(line for line in results.splitlines() if line.startswith(f"| {r['method']} |"))
+        assert f"{r['bits']:.3f}" in row.split("|")[[128, 256, 512, 1024, 2048].index(r["length"]) + 2]
+    assert len(passkey) == 6 * 4 * 5 and {r["method"] for r in passkey} == set(methods)
+    assert all((out / name).exists() for name in ("perplexity.png", "factors.png", "passkey.png",
+                                                  "passkey_heatmap.png"))
+
+
 @pytest.mark.parametrize("depth", [0.0, 0.3, 0.5, 1.0])
 def test_passkey_prompt_hits_length_and_depth(depth):
     tok = byte_tokenizer(256, 257)
