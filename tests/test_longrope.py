@@ -134,6 +134,7 @@ def test_longrope_is_transformers_longrope(seq_len, with_factor):
     ({"rope_type": "yarn", "factor": 1.0, "original_max_position_embeddings": 4096}, 4096),
     ({"rope_type": "yarn", "factor": 1.5, "original_max_position_embeddings": 4096}, 6144),
     ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 65536}, 65536),  # ramp past the top
+    ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1000}, 4000),  # base 10: clamped high
     ({"rope_type": "yarn", "factor": 4.0, "original_max_position_embeddings": 1500000}, 1500000),  # zero-width ramp
     ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 1.5}, 4096),  # beta_slow's default 1 lies below it
     ({"rope_type": "longrope", "original_max_position_embeddings": 4096, "short_factor": [1.0] * 8,
@@ -148,7 +149,8 @@ def test_longrope_is_transformers_longrope(seq_len, with_factor):
 @pytest.mark.parametrize("seq_len", [1000, 5000])
 def test_edge_configs_equal_transformers(rope_dict, max_len, seq_len):
     """Corners of each method: factors at or just above 1, ramps clamped at either end, absent keys."""
-    base = 100.0 if rope_dict.get("original_max_position_embeddings", 0) > 10000 else BASE
+    original = rope_dict.get("original_max_position_embeddings", 0)
+    base = 100.0 if original > 10000 else 10.0 if original == 1000 else BASE
     head_dim = 16
     rope = rope_from_hf(rope_dict, head_dim, max_len)
     kind = rope_dict.get("rope_type", rope_dict.get("type", "default"))
@@ -157,6 +159,13 @@ def test_edge_configs_equal_transformers(rope_dict, max_len, seq_len):
     assert_same_frequencies(rope_frequencies(rope, head_dim, base, seq_len), theirs)
     if kind == "default":
         assert rope == RopeScaling(original_max_len=max_len)
+
+
+def test_yarn_below_factor_1_keeps_attention_unscaled():
+    """A RopeScaling built directly may compress (s < 1): transformers' yarn then leaves the attention scale at 1."""
+    rope_dict = {"rope_type": "yarn", "factor": 0.5, "original_max_position_embeddings": 4096}
+    assert_same_frequencies(rope_frequencies(RopeScaling("yarn", 0.5, 4096), HEAD_DIM, BASE, 1000),
+                            hf_frequencies(rope_dict, 1000, max_position_embeddings=2048))
 
 
 def test_plain_rope_stretched_by_make_rope_is_still_plain():
