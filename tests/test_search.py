@@ -127,6 +127,48 @@ def test_n_hat_is_explored():
     assert state["history"][state["population"][0]]["n_hat"] == 8
 
 
+def test_mutation_steps_are_log_normal_with_the_documented_spread():
+    """Each mutated factor is multiplied by exp(N(0, 0.15)): the log-ratios have mean 0 and spread 0.15."""
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    rng, parent = np.random.default_rng(5), search.Candidate((300,) * 8)
+    ratios = np.log([s / 300 for _ in range(500) for s in search.mutate(parent, space, rng, 1.0).steps])
+    assert abs(ratios.mean()) < 0.01 and 0.14 < ratios.std() < 0.16
+
+
+def test_next_generation_keeps_parents_n_hat_labels_children_and_crosses_two_parents():
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    history = [{"steps": [100, 120, 150, 200, 250, 300, 350, 400], "n_hat": 8, "loss": 1.0},
+               {"steps": [110, 130, 160, 210, 260, 310, 360, 410], "n_hat": 12, "loss": 2.0}]
+    seen = {search.Candidate(tuple(h["steps"]), h["n_hat"]) for h in history}
+    settings = search.Settings(mutations=40, crossovers=40, mutation_prob=0.3)
+    children = search.next_generation(history, [0, 1], space, settings, np.random.default_rng(6), seen)
+    origins = [origin for _, origin in children]
+    assert origins == ["mutation"] * 40 + ["crossover"] * 40  # two distinct parents always cross
+    kept = sum(child.n_hat in (8, 12) for child, _ in children)
+    assert kept > 0.6 * len(children)  # n_hat is inherited, moved only by a mutation
+    alone = search.next_generation(history, [0], space, settings, np.random.default_rng(6), set(seen))
+    assert [origin for _, origin in alone] == ["mutation"] * 40  # one parent: nothing to cross
+
+
+def test_seed_population_stops_when_the_space_runs_out():
+    space = search.SearchSpace(n_factors=1, upper=102, n_hat_choices=(0,))  # three candidates in all
+    population = search.seed_population([("pi", search.Candidate((100,)))], space, 10, np.random.default_rng(0),
+                                        1.0, set())
+    assert sorted(c.steps for c, _ in population) == [(100,), (101,), (102,)]
+
+
+def test_population_holds_the_last_children_and_resumption_checks_the_space(tmp_path):
+    space, state = run(state_path=str(tmp_path / "s.state.json"))
+    last = [i for i, h in enumerate(state["history"]) if h["iteration"] == SMALL.iterations]
+    assert set(last) <= set(state["population"]) and len(state["population"]) == SMALL.parents + len(last)
+    other = search.SearchSpace(space.n_factors, space.upper - 50, space.n_hat_choices)
+    with pytest.raises(ValueError, match="space"):
+        search.evolve(synthetic_loss, other, seeds(space), SMALL, str(tmp_path / "s.state.json"), resume=True)
+    with pytest.raises(ValueError, match="documents"):
+        search.evolve(synthetic_loss, space, seeds(space), SMALL, str(tmp_path / "s.state.json"), resume=True,
+                      config={"documents": [1, 2]})
+
+
 def test_best_never_worse_than_the_seeds_and_improves():
     _, state = run()
     seed_losses = [h["loss"] for h in state["history"] if h["origin"] in ("seed-pi", "seed-ntk", "seed-yarn")]
