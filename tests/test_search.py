@@ -148,6 +148,9 @@ def test_next_generation_keeps_parents_n_hat_labels_children_and_crosses_two_par
     assert kept > 0.6 * len(children)  # n_hat is inherited, moved only by a mutation
     alone = search.next_generation(history, [0], space, settings, np.random.default_rng(6), set(seen))
     assert [origin for _, origin in alone] == ["mutation"] * 40  # one parent: nothing to cross
+    twins = search.next_generation([history[0], history[0]], [0, 1], space, settings, np.random.default_rng(6),
+                                   set(seen))
+    assert [origin for _, origin in twins] == ["mutation"] * 80  # identical parents: mutated instead of crossed
 
 
 def test_seed_population_stops_when_the_space_runs_out():
