@@ -161,7 +161,7 @@ from hypothesis import example, given, settings, strategies as st  # noqa: E402
 @settings(max_examples=300, deadline=None)
 @example(text="9" * 400 + "k", base=None)  # beyond float range: inf tokens
 @example(text="3x\x85", base=4)  # a line break Python's \s matches
-@given(text=st.one_of(st.text(max_size=12), st.from_regex(r"\s*\d{1,400}(\.\d{1,400})?\s*[kKmMxX]?\s*", fullmatch=True),
+@given(text=st.one_of(st.text(max_size=12), st.from_regex(r"\s*\d{1,40}(\.\d{1,40})?\s*[kKmMxX]?\s*", fullmatch=True),
                       st.integers(-10, 10**6), st.floats(allow_nan=True)),
        base=st.one_of(st.none(), st.integers(-4, 10**6)))
 def test_any_length_string_is_a_length_or_one_sentence(text, base):
