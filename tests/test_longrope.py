@@ -596,7 +596,7 @@ def assert_one_sentence(error, *names):
     assert len(text.splitlines()) == 1 and text.strip() and all(name in text for name in names), text
 
 
-# 200 examples in the suite; PROPERTY_EXAMPLES=1000 for the heavier run (docs/mutation.md)
+# 200 examples in the suite; PROPERTY_EXAMPLES=1000 for the heavier run (docs/mutation.md, at its end)
 @settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", 200)), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(rope_dict=rope_dicts(kinds=("longrope", "longrope", "longrope", "yarn")),
