@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from longrope import RopeScaling, rope_from_hf, to_hf
+from longrope import RopeScaling, check_rope_dict, rope_from_hf, to_hf
 from model import ModelConfig, Transformer
 
 TINY_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tiny")
@@ -245,9 +245,11 @@ def _read_hf(path):
     state = {k: v for k, v in state.items() if not k.endswith("rotary_emb.inv_freq")}
     if cfg.tie_word_embeddings:
         state.pop("lm_head.weight", None)
-    rope = rope_from_hf(rope_dict_from_hf(hf), cfg.rotary_dim, cfg.max_position_embeddings)
+    where = f"{path}/config.json"
+    check_rope_dict(rope_dict_from_hf(hf), where, cfg.rotary_dim, cfg.max_position_embeddings, hf.get("n_hat", 0))
+    rope = rope_from_hf(rope_dict_from_hf(hf), cfg.rotary_dim, cfg.max_position_embeddings, where)
     if rope.method == "longrope" and hf.get("n_hat"):  # ours, written by save_model / search.py --export
-        rope = replace(rope, n_hat=int(hf["n_hat"]))
+        rope = replace(rope, n_hat=hf["n_hat"])
     return cfg, state, hf_key_map(cfg), rope
 
 

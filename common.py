@@ -6,6 +6,7 @@ passkey-retrieval prompt of YaRN and LongRoPE (Section 4.3).
 import gzip
 import io
 import json
+import math
 import os
 import random
 import re
@@ -24,18 +25,19 @@ import torch
 
 def parse_length(text, base=None):
     """'4096' | '4k' (x1024) | '2m' (x1024^2) | '8x' (times `base`, the original length) -> tokens."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMxX]?)\s*", str(text))
+    shown = repr(str(text))  # quoted, with any control character escaped: the message stays one line
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMxX]?)\s*", str(text), flags=re.ASCII)
     if not match:
-        raise ValueError(f"length '{text}' is not a number with an optional k, m or x suffix (e.g. 4096, 4k, 2m, 8x)")
+        raise ValueError(f"length {shown} is not a number with an optional k, m or x suffix (e.g. 4096, 4k, 2m, 8x)")
     number, suffix = float(match.group(1)), match.group(2).lower()
     if suffix == "x":
         if base is None:
-            raise ValueError(f"length '{text}' is relative (x) but no original length is known here")
+            raise ValueError(f"length {shown} is relative (x) but no original length is known here")
         number *= base
     else:
         number *= {"": 1, "k": 1024, "m": 1024 * 1024}[suffix]
-    if number < 2 or number != int(number):
-        raise ValueError(f"length '{text}' must be a whole number of at least 2 tokens")
+    if not (math.isfinite(number) and number >= 2 and number == int(number)):
+        raise ValueError(f"length {shown} must be a whole number of at least 2 tokens")
     return int(number)
 
 

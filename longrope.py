@@ -216,25 +216,77 @@ def parse_rope(spec, head_dim, original_max_len, target_len=None):
     return make_rope(spec, original_max_len, target_len)
 
 
-def _check_factors(values, head_dim, what):
-    if not isinstance(values, (list, tuple)) or not all(isinstance(v, (int, float)) for v in values):
-        raise ValueError(f"{what} must be a list of numbers")
-    if len(values) != head_dim // 2:
-        raise ValueError(f"{what} has {len(values)} values but rotary dimension {head_dim} needs {head_dim // 2} "
-                         f"(one per rotated frequency)")
-    bad = [v for v in values if not (math.isfinite(v) and v > 0)]
-    if bad:
-        raise ValueError(f"{what} must hold finite positive numbers, found {bad[0]}")
+def _check_factors(values, what):
+    """Factors check_rope_dict has accepted, as a tuple; a warning where they are not monotone."""
     if any(b < a for a, b in zip(values, values[1:])):
         warnings.warn(f"{what} is not monotone non-decreasing (LongRoPE's search keeps it so)", stacklevel=3)
     return tuple(float(v) for v in values)
 
 
-def rope_from_hf(rope_dict, head_dim, max_position_embeddings):
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)  # JSON's true is no number
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_rope_dict(rope_dict, where, head_dim, max_position_embeddings, n_hat=0):
+    """Every value a rope dict (and a factor file's n_hat) carries, checked before anything is computed from it,
+    so that a bad file fails at load with one sentence naming `where` and the key, never later at use."""
+    def fail(key, expected, value):
+        raise ValueError(f"{where}: {key} must be {expected}, got {value!r}")
+
+    if rope_dict is not None and not isinstance(rope_dict, dict):
+        raise ValueError(f"{where}: the rope dict must be a JSON object, got {rope_dict!r}")
+    rope_dict = rope_dict or {}
+    kind = rope_dict.get("rope_type", rope_dict.get("type", "default"))
+    if not isinstance(kind, str):
+        fail("rope_type", "a string", kind)
+    kind = "longrope" if kind == "su" else kind
+    required = {"linear": ("factor",), "dynamic": ("factor",),  # yarn's factor may be missing (transformers)
+                "longrope": ("short_factor", "long_factor", "original_max_position_embeddings")}
+    for key in required.get(kind, ()):
+        if rope_dict.get(key) is None:  # JSON's null is no value either
+            raise ValueError(f"{where} lacks '{key}' in its {kind} rope dict")
+    original = rope_dict.get("original_max_position_embeddings")
+    # ln(original length) divides LongRoPE's attention scale: 1 token would divide by zero
+    if original is not None and not (_is_integer(original) and original >= 2):
+        fail("original_max_position_embeddings", "an integer of at least 2", original)
+    factor = rope_dict.get("factor")
+    if factor is not None and not (_is_number(factor) and math.isfinite(factor) and factor >= 1):
+        fail("factor", "a number of at least 1 (transformers' rule)", factor)
+    for key in ("attention_factor", "beta_fast", "beta_slow"):
+        value = rope_dict.get(key)
+        if value is not None and not (_is_number(value) and math.isfinite(value) and value > 0):
+            fail(key, "a finite positive number", value)
+    beta_fast, beta_slow = rope_dict.get("beta_fast") or 32, rope_dict.get("beta_slow") or 1  # transformers' defaults
+    if beta_fast < beta_slow:
+        fail("beta_fast", f"at least beta_slow ({beta_slow})", beta_fast)
+    for key in ("long_factor", "short_factor"):
+        values = rope_dict.get(key)
+        if values is None:
+            continue
+        if not isinstance(values, list) or not all(_is_number(v) for v in values):
+            raise ValueError(f"{where}: {key} must be a list of numbers")
+        if len(values) != head_dim // 2:
+            raise ValueError(f"{where}: {key} has {len(values)} values but rotary dimension {head_dim} needs "
+                             f"{head_dim // 2} (one per rotated frequency)")
+        bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+        if bad:
+            raise ValueError(f"{where}: {key} must hold finite positive numbers, found {bad[0]}")
+    if not (_is_integer(max_position_embeddings) and max_position_embeddings >= 1):
+        fail("max_position_embeddings", "a positive integer", max_position_embeddings)
+    if not (_is_integer(n_hat) and 0 <= n_hat <= max_position_embeddings):
+        fail("n_hat", f"an integer from 0 to the target length {max_position_embeddings}", n_hat)
+
+
+def rope_from_hf(rope_dict, head_dim, max_position_embeddings, where="rope dict"):
     """The rope dict of a config.json (`rope_scaling` or `rope_parameters`) as a RopeScaling.
 
     Every key transformers reads for a rope type is read here the same way (rope_theta and partial_rotary_factor by
     the model config); keys it ignores are ignored; a rope type it has and this code lacks is refused."""
+    check_rope_dict(rope_dict, where, head_dim, max_position_embeddings)
     if not rope_dict:
         return RopeScaling(original_max_len=max_position_embeddings)
     kind = rope_dict.get("rope_type", rope_dict.get("type", "default"))
@@ -267,8 +319,8 @@ def rope_from_hf(rope_dict, head_dim, max_position_embeddings):
         factor = rope_dict.get("factor") or max_position_embeddings / original
         return RopeScaling(
             "longrope", float(factor), original,
-            long_factor=_check_factors(rope_dict.get("long_factor"), head_dim, "long_factor"),
-            short_factor=_check_factors(rope_dict.get("short_factor"), head_dim, "short_factor"),
+            long_factor=_check_factors(rope_dict["long_factor"], "long_factor"),
+            short_factor=_check_factors(rope_dict["short_factor"], "short_factor"),
             attention_factor=rope_dict.get("attention_factor"))
     raise ValueError(f"rope_type '{kind}' is not supported; expected default, linear, dynamic, yarn, llama3, longrope "
                      f"or su (longrope)")
@@ -285,7 +337,8 @@ def to_hf(rope, head_dim):
     if rope.method == "dynamic-ntk":
         return {"rope_type": "dynamic", "factor": rope.factor}
     if rope.method == "yarn":
-        d = {"rope_type": "yarn", "factor": rope.factor, "original_max_position_embeddings": rope.original_max_len}
+        d = {"rope_type": "yarn", "factor": rope.factor, "original_max_position_embeddings": rope.original_max_len,
+             "beta_fast": rope.beta_fast, "beta_slow": rope.beta_slow}
         if rope.attention_factor is not None:
             d["attention_factor"] = rope.attention_factor
         if not rope.truncate:
@@ -334,17 +387,11 @@ def load_factors(path, head_dim):
     rope_dict = record.get("rope_scaling") or record.get("rope_parameters") if isinstance(record, dict) else None
     if not isinstance(rope_dict, dict) or rope_dict.get("rope_type", rope_dict.get("type")) not in ("longrope", "su"):
         raise ValueError(f"factor file {path} has no 'rope_scaling' dict with rope_type 'longrope'")
-    for key in ("short_factor", "long_factor", "original_max_position_embeddings"):
-        if key not in rope_dict:
-            raise ValueError(f"factor file {path} lacks '{key}' in its rope_scaling dict")
+    where = f"factor file {path}"
+    max_len = record.get("max_position_embeddings", rope_dict.get("original_max_position_embeddings"))
     n_hat = record.get("n_hat", 0)
-    if not isinstance(n_hat, int) or n_hat < 0:
-        raise ValueError(f"factor file {path}: n_hat must be a non-negative integer, got {n_hat!r}")
-    try:
-        max_len = record.get("max_position_embeddings") or rope_dict["original_max_position_embeddings"]
-        rope = rope_from_hf(rope_dict, head_dim, int(max_len))
-    except (ValueError, TypeError) as e:
-        raise ValueError(f"factor file {path}: {e}") from None
+    check_rope_dict(rope_dict, where, head_dim, max_len, n_hat)
+    rope = rope_from_hf(rope_dict, head_dim, max_len, where)
     name = os.path.splitext(os.path.basename(path))[0]
     extra = {k: v for k, v in record.items() if k not in ("rope_scaling", "n_hat")}
     return replace(rope, n_hat=n_hat, name=name, extra=extra)

@@ -320,15 +320,10 @@ def _cross_entropy_sum_tiled(hidden, weight, targets, buffer):
     return (top + total.log() - target_logits).sum()
 
 
-def chunked_cross_entropy(hidden, weight, targets, chunk_size=None, vocab_chunk=None):
-    """Sum of next-token losses over hidden (N, D) and targets (N,) (-100 ignored), `chunk_size` rows at a time.
-
-    Under autograd each chunk is recomputed in the backward pass, so training memory stays linear in length too.
-    Without autograd on a CPU, each chunk of rows also walks a larger vocabulary in tiles of `vocab_chunk` columns.
-    """
-    vocab_chunk = vocab_chunk or 1024
-    grad = torch.is_grad_enabled() and hidden.requires_grad
-    tiled = not grad and not weight.is_cuda and weight.shape[0] > vocab_chunk
+def loss_chunks(vocab_size, on_cuda, grad, vocab_chunk=1024):
+    """How chunked_cross_entropy walks the logits: (tiled, rows per chunk). A pure function of the shapes and the
+    device kind, so the GPU's choice is tested on a CPU too."""
+    tiled = not grad and not on_cuda and vocab_size > vocab_chunk
     if tiled:
         # A CPU computes logits fastest when the slice of the output weight a matmul reads and the logits it writes
         # both stay in cache: 2048 x 1024 tiles (8 MB of logits, 1 MB of a 1024-wide weight slice) instead of rows
@@ -342,8 +337,20 @@ def chunked_cross_entropy(hidden, weight, targets, chunk_size=None, vocab_chunk=
         # last-level cache between the matmul that writes them and the softmax that reads them (one thread, 4k
         # tokens: 1.19 s in 256-row chunks, 1.41 s in 262-row ones, 1.89 s in one piece). 16M logits on a GPU,
         # where fewer, larger matmuls are faster.
-        fits = (1 << (24 if weight.is_cuda else 23)) // weight.shape[0]
-    chunk = chunk_size or 1 << max(0, fits.bit_length() - 1)
+        fits = (1 << (24 if on_cuda else 23)) // vocab_size
+    return tiled, 1 << max(0, fits.bit_length() - 1)
+
+
+def chunked_cross_entropy(hidden, weight, targets, chunk_size=None, vocab_chunk=None):
+    """Sum of next-token losses over hidden (N, D) and targets (N,) (-100 ignored), `chunk_size` rows at a time.
+
+    Under autograd each chunk is recomputed in the backward pass, so training memory stays linear in length too.
+    Without autograd on a CPU, each chunk of rows also walks a larger vocabulary in tiles of `vocab_chunk` columns.
+    """
+    vocab_chunk = vocab_chunk or 1024
+    grad = torch.is_grad_enabled() and hidden.requires_grad
+    tiled, rows = loss_chunks(weight.shape[0], weight.is_cuda, grad, vocab_chunk)
+    chunk = chunk_size or rows
     if tiled:
         buffer = hidden.new_empty((min(chunk, hidden.shape[0]), vocab_chunk))
     total = hidden.new_zeros((), dtype=torch.float32)

@@ -175,3 +175,22 @@ def test_the_shipped_validation_archive_is_the_stdlib_split_in_path_order(tmp_pa
     rebuilt = common.write_validation_archive(str(tmp_path / "again.tar.gz"))
     digest = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in (rebuilt, common.VALIDATION_ARCHIVE)]
     assert digest[0] == digest[1]
+
+
+from hypothesis import example, given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=200, deadline=None)
+@example(text="9" * 400 + "k", base=None)  # beyond float range: inf tokens
+@example(text="3x\x85", base=4)  # a line break Python's \s matches
+@given(text=st.one_of(st.text(max_size=12), st.from_regex(r"\s*\d{1,40}(\.\d{1,40})?\s*[kKmMxX]?\s*", fullmatch=True),
+                      st.integers(-10, 10**6), st.floats(allow_nan=True)),
+       base=st.one_of(st.none(), st.integers(-4, 10**6)))
+def test_any_length_string_is_a_length_or_one_sentence(text, base):
+    try:
+        n = parse_length(text, base)
+    except ValueError as e:
+        message = str(e)
+        assert len(message.splitlines()) == 1 and message.startswith(f"length {str(text)!r}"), message
+        return
+    assert isinstance(n, int) and n >= 2

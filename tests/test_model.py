@@ -214,6 +214,42 @@ def test_meta_permutation_inverts_the_test_conversion():
     assert not torch.equal(to_meta_layout(w, 4), w)
 
 
+def meta_attention_scores(x, wq, wk, n_heads, base):
+    """Attention scores as Meta's llama code computes them: q and k rotated as complex numbers, channel pairs
+    (2j, 2j+1) turning by position * base^(-2j/hd) (its precompute_freqs_cis and apply_rotary_emb), in float64."""
+    T, head_dim = x.shape[0], wq.shape[0] // n_heads
+    freqs = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float64) / head_dim)
+    turns = torch.polar(torch.ones(T, head_dim // 2, dtype=torch.float64), torch.outer(torch.arange(T).double(), freqs))
+
+    def rotate(w):
+        pairs = (x @ w.t()).view(T, n_heads, head_dim // 2, 2)  # (T, nh, hd/2, 2)
+        return torch.view_as_real(torch.view_as_complex(pairs.contiguous()) * turns[:, None]).reshape(T, n_heads, -1)
+
+    q, k = rotate(wq), rotate(wk)
+    return torch.einsum("qhd,khd->hqk", q, k)  # (nh, T, T)
+
+
+def test_meta_permutation_gives_meta_attention_scores():
+    """Meta-layout q/k weights, converted once, give under rotate-half RoPE the scores Meta's interleaved rotary
+    embedding gives with the original weights; unconverted weights do not."""
+    from longrope import RopeScaling, apply_rope, rope_cos_sin
+    g = torch.Generator().manual_seed(0)
+    n_heads, head_dim, T, base = 4, 16, 12, 1000.0
+    x = torch.randn(T, 32, generator=g, dtype=torch.float64)
+    wq, wk = (torch.randn(n_heads * head_dim, 32, generator=g, dtype=torch.float64) for _ in range(2))
+    expected = meta_attention_scores(x, wq, wk, n_heads, base)
+    cos, sin = rope_cos_sin(RopeScaling(original_max_len=64), head_dim, base, torch.arange(T), T)
+
+    def ours(wq, wk):
+        q, k = ((x @ w.t()).view(T, n_heads, head_dim).transpose(0, 1) for w in (wq, wk))  # (nh, T, hd)
+        q, k = apply_rope(q, cos.double(), sin.double()), apply_rope(k, cos.double(), sin.double())
+        return q @ k.transpose(1, 2)
+
+    converted = ours(meta_to_rotate_half(wq, n_heads), meta_to_rotate_half(wk, n_heads))
+    torch.testing.assert_close(converted, expected, rtol=1e-5, atol=1e-4)
+    assert (ours(wq, wk) - expected).abs().max() > 1.0
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Loss and decoding
 
@@ -233,6 +269,38 @@ def test_chunked_cross_entropy_equals_full(chunk_size):
     for a, b in zip(grads, expected_grads):
         torch.testing.assert_close(a, b)
     assert grads[0][[0, 4, 5, 6, 22]].abs().max() == 0  # ignored rows get no gradient
+
+
+def saved_for_backward(fn):
+    """Elements held by the tensors autograd keeps for the backward pass while `fn` runs, one count per storage
+    (each chunk's rows are views of the same hidden states, the weight is the same weight every time)."""
+    storages = {}
+
+    def pack(tensor):
+        storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes() // tensor.element_size()
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        out = fn()
+    return out, list(storages.values())
+
+
+@pytest.mark.parametrize("rows", [512, 2048])
+def test_chunked_loss_keeps_no_length_by_vocabulary_tensor_for_backward(rows):
+    """Training memory stays linear in length: what autograd saves grows with rows x hidden and vocabulary x hidden,
+    never with rows x vocabulary (each chunk's logits are recomputed in the backward pass). The full loss, measured
+    the same way, does keep rows x vocabulary numbers: the measurement sees logits when they are kept."""
+    g = torch.Generator().manual_seed(3)
+    vocab, dim = 1000, 16
+    hidden = torch.randn(rows, dim, generator=g, requires_grad=True)
+    weight = torch.randn(vocab, dim, generator=g, requires_grad=True)
+    targets = torch.randint(0, vocab, (rows,), generator=g)
+    loss, sizes = saved_for_backward(lambda: chunked_cross_entropy(hidden, weight, targets, chunk_size=64))
+    full, full_sizes = saved_for_backward(lambda: F.cross_entropy(hidden @ weight.t(), targets, reduction="sum"))
+    assert sum(full_sizes) >= rows * vocab
+    assert max(sizes, default=0) <= max(rows * dim, vocab * dim) and sum(sizes) < 4 * (rows + vocab) * dim
+    torch.testing.assert_close(loss, full)
+    torch.testing.assert_close(torch.autograd.grad(loss, hidden)[0], torch.autograd.grad(full, hidden)[0])
 
 
 @pytest.mark.parametrize("chunk_size,vocab_chunk", [(None, None), (None, 7), (3, 7), (5, 50), (100, 1)])
@@ -264,6 +332,70 @@ def test_default_tiles_cover_partial_row_chunks_and_vocabulary_tiles():
     assert got.item() == pytest.approx(expected.item(), rel=1e-6)
     top = (hidden @ weight.t()).argmax(1)
     assert (top >= 1024).any() and (top < 1024).any()  # rows whose maximum lies in either tile
+
+
+def largest_power_of_two_within(limit):
+    return 1 << (limit.bit_length() - 1)
+
+
+@pytest.mark.parametrize("vocab", [96, 8192, 32000, 128256])
+def test_loss_chunks_of_each_device(vocab):
+    """The chunk choice as a pure function, the GPU's included: at most 16M logits a chunk on a GPU, 8M on a CPU
+    under autograd, 2048 x 1024 tiles on a CPU without it once the vocabulary exceeds a tile."""
+    for grad in (False, True):
+        assert model_module.loss_chunks(vocab, True, grad) == (False, largest_power_of_two_within(2**24 // vocab))
+    assert model_module.loss_chunks(vocab, False, True) == (False, largest_power_of_two_within(2**23 // vocab))
+    tiled = model_module.loss_chunks(vocab, False, False)
+    assert tiled == ((True, 2048) if vocab > 1024 else (False, largest_power_of_two_within(2**23 // vocab)))
+    assert model_module.loss_chunks(vocab, False, False, vocab_chunk=4096)[1] == (512 if vocab > 4096 else tiled[1])
+
+
+def test_gpu_chunks_run_on_a_cpu(monkeypatch):
+    """The GPU's choice (4096-row chunks of a 4096 vocabulary, under autograd and without) over 5000 rows, on a
+    CPU: loss and gradients equal one full cross-entropy."""
+    choose = model_module.loss_chunks
+    chosen = []
+
+    def as_on_a_gpu(vocab_size, on_cuda, grad, vocab_chunk=1024):
+        chosen.append(choose(vocab_size, True, grad, vocab_chunk))
+        return chosen[-1]
+
+    monkeypatch.setattr(model_module, "loss_chunks", as_on_a_gpu)
+    g = torch.Generator().manual_seed(4)
+    hidden = torch.randn(5000, 8, generator=g, requires_grad=True)
+    weight = torch.randn(4096, 8, generator=g)
+    targets = torch.randint(0, 4096, (5000,), generator=g)
+    expected = F.cross_entropy(hidden @ weight.t(), targets, reduction="sum")
+    got = chunked_cross_entropy(hidden, weight, targets)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(torch.autograd.grad(got, hidden)[0], torch.autograd.grad(expected, hidden)[0])
+    with torch.inference_mode():
+        assert chunked_cross_entropy(hidden, weight, targets).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert chosen == [(False, 4096)] * 2
+
+
+@pytest.mark.parametrize("model_type", ["llama", "mistral"])
+def test_bf16_logits_on_a_cpu_are_as_close_to_float64_as_transformers_bf16(tmp_path, model_type):
+    """test_cuda's bf16 comparison where PyTorch runs it without a GPU: our bf16 model (rotation, norms, SDPA and
+    Mistral's masked window blocks in bf16) and transformers' bf16 model, each against transformers in float64."""
+    import copy
+    from transformers import AutoModelForCausalLM
+    hf = hf_model(model_type, rope_scaling=LONGROPE_DICT, max_position_embeddings=128)
+    path = save_hf(hf, str(tmp_path / model_type))
+    tokens = tokens_for(40)
+
+    def relative_error(x, ref):
+        return float((x.double() - ref).norm() / ref.norm())
+
+    with torch.no_grad():
+        ref = copy.deepcopy(hf).double()(tokens, use_cache=False).logits
+        theirs = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16, attn_implementation="sdpa").eval()
+        theirs = relative_error(theirs(tokens, use_cache=False).logits, ref)
+        ours_model = load_model(path, device="cpu", dtype=torch.bfloat16)
+        ours = relative_error(ours_model.logits(tokens), ref)
+        float32 = relative_error(load_model(path, device="cpu").logits(tokens), ref)
+    assert ours_model.lm_head.weight.dtype == torch.bfloat16 and float32 < 1e-5
+    assert 1e-4 < ours < 2e-2 and ours < 2 * theirs, (ours, theirs)  # bf16 really ran, and as well as theirs
 
 
 def test_model_loss_equals_full_cross_entropy(hf_checkpoint, monkeypatch):
@@ -353,6 +485,46 @@ def test_generate_equals_full_recomputation(hf_checkpoint, model_type):
     first = int(expected[0, 0])
     stopped = ours.generate(prompt[:1], 12, eos_id=first)
     assert stopped.tolist() == [[first]]
+
+
+def freeze_transformers_rope_at(hf, seq_len):
+    """transformers' model with its rotary embedding fixed to what its own RoPE function gives for `seq_len`
+    tokens, whatever the positions asked for: a full forward pass with one rescaling, as generation should use."""
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+    inv_freq, scale = ROPE_INIT_FUNCTIONS[hf.config.rope_parameters["rope_type"]](hf.config, None, seq_len=seq_len)
+    angles = torch.arange(128).float()[:, None] * inv_freq.float()[None, :]  # (positions, hd/2)
+    angles = torch.cat([angles, angles], dim=-1)
+    cos, sin = angles.cos() * scale, angles.sin() * scale
+    hf.model.rotary_emb.forward = lambda x, position_ids: (cos[position_ids], sin[position_ids])
+    return hf
+
+
+@pytest.mark.parametrize("rope_dict,max_len", [({"rope_type": "dynamic", "factor": 2.0}, 32), (LONGROPE_DICT, 128)])
+def test_generate_chooses_the_rescaling_for_prompt_plus_new_tokens(tmp_path, rope_dict, max_len):
+    """A 20-token prompt and 24 new tokens cross the original 32: dynamic NTK's base and LongRoPE's factor set
+    (short -> long) are those of 44 tokens for every position, the prompt's included. The reference is
+    transformers' full forward pass, recomputed for each new token, with its RoPE function evaluated at 44 tokens;
+    choosing the rescaling for the prompt alone (20) or anew at each step gives other tokens."""
+    hf = hf_model(rope_scaling=rope_dict, max_position_embeddings=max_len)
+    ours = load_model(save_hf(hf, str(tmp_path / "m")), device="cpu")
+    prompt, new = tokens_for(20, seed=6), 24
+    expected = greedy_by_recomputation(freeze_transformers_rope_at(hf, 20 + new), prompt, new)
+    assert torch.equal(ours.generate(prompt, new), expected)
+    # the rescaling for the prompt alone gives other tokens: the comparison above can fail
+    assert not torch.equal(greedy_by_recomputation(freeze_transformers_rope_at(hf, 20), prompt, new), expected)
+
+
+def test_generate_with_long_factors_equals_transformers_generate(tmp_path):
+    """A prompt already past the original length: transformers' longrope picks the long factors at every step of
+    its own cached generation, the same choice as ours, so the two agree token for token."""
+    hf = hf_model(rope_scaling=LONGROPE_DICT, max_position_embeddings=128)
+    ours = load_model(save_hf(hf, str(tmp_path / "m")), device="cpu")
+    prompt = tokens_for(40, seed=7)
+    with torch.no_grad():
+        expected = hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=20, do_sample=False,
+                               eos_token_id=None, pad_token_id=0)[:, 40:]
+    assert expected.shape == (2, 20) and len(set(expected.flatten().tolist())) > 2
+    assert torch.equal(ours.generate(prompt, 20), expected)
 
 
 @pytest.mark.parametrize("model_type", ["llama", "mistral"])

@@ -87,9 +87,10 @@ def test_children_are_monotone_and_on_the_grid():
     space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     rng = np.random.default_rng(1)
     a, b = search.Candidate((100, 100, 120, 150, 480, 490, 500, 500), 4), search.Candidate((300,) * 8, 64)
-    repaired = 0
+    repaired, n_hats = 0, []
     for _ in range(500):
         child = search.crossover(a, b, rng)
+        n_hats.append(child.n_hat)
         # every value comes from a parent; where the mix broke the order it was sorted back
         assert list(child.steps) == sorted(child.steps) and child.n_hat in (4, 64)
         assert all(c in a.steps or c in b.steps for c in child.steps)
@@ -99,6 +100,7 @@ def test_children_are_monotone_and_on_the_grid():
             assert list(m.steps) == sorted(m.steps) and all(100 <= s <= 500 for s in m.steps)
             assert all(isinstance(s, int) for s in m.steps) and m.n_hat in space.n_hat_choices
     assert repaired > 0  # mixes that broke the order were repaired, not filtered out
+    assert 200 < n_hats.count(4) < 300  # n_hat from either parent with equal chance
     assert search.make_monotone((300, 100, 200, 200)) == (100, 200, 200, 300)
     _, state = run()
     for h in state["history"]:
@@ -106,6 +108,68 @@ def test_children_are_monotone_and_on_the_grid():
         assert all(abs(f * 100 - round(f * 100)) < 1e-9 for f in search.Candidate(tuple(h["steps"])).factors)
     keys = [(tuple(h["steps"]), h["n_hat"]) for h in state["history"]]
     assert len(keys) == len(set(keys)) == 16 + 8 * 16  # duplicates of the history are drawn again
+
+
+def test_n_hat_is_explored():
+    """Every seed has n_hat = 0 and crossover only passes parents' values on: only mutation brings other n_hat values
+    in. At probability 0.3 about 30% of the children move n_hat, to any other value of Section 3.2's set, and a
+    landscape that needs n_hat = 8 gets it."""
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    rng, parent = np.random.default_rng(3), search.Candidate((100, 150, 200, 250, 300, 350, 400, 450), 0)
+    moved = [search.mutate(parent, space, rng, 0.3).n_hat for _ in range(2000)]
+    share = sum(n != 0 for n in moved) / len(moved)
+    assert 0.26 < share < 0.34
+    assert set(moved) == set(space.n_hat_choices)
+    assert {search.mutate(parent, space, rng, 1.0).n_hat for _ in range(50)} <= set(space.n_hat_choices) - {0}
+    longer = search.Settings(**{**vars(SMALL), "iterations": 16})
+    _, state = run(lambda c: synthetic_loss(c) + (c.n_hat != 8), longer)  # n_hat = 8 or a whole nat worse
+    assert len({h["n_hat"] for h in state["history"]}) >= 6
+    assert state["history"][state["population"][0]]["n_hat"] == 8
+
+
+def test_mutation_steps_are_log_normal_with_the_documented_spread():
+    """Each mutated factor is multiplied by exp(N(0, 0.15)): the log-ratios have mean 0 and spread 0.15."""
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    rng, parent = np.random.default_rng(5), search.Candidate((300,) * 8)
+    ratios = np.log([s / 300 for _ in range(500) for s in search.mutate(parent, space, rng, 1.0).steps])
+    assert abs(ratios.mean()) < 0.01 and 0.14 < ratios.std() < 0.16
+
+
+def test_next_generation_keeps_parents_n_hat_labels_children_and_crosses_two_parents():
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    history = [{"steps": [100, 120, 150, 200, 250, 300, 350, 400], "n_hat": 8, "loss": 1.0},
+               {"steps": [110, 130, 160, 210, 260, 310, 360, 410], "n_hat": 12, "loss": 2.0}]
+    seen = {search.Candidate(tuple(h["steps"]), h["n_hat"]) for h in history}
+    settings = search.Settings(mutations=40, crossovers=40, mutation_prob=0.3)
+    children = search.next_generation(history, [0, 1], space, settings, np.random.default_rng(6), seen)
+    origins = [origin for _, origin in children]
+    assert origins == ["mutation"] * 40 + ["crossover"] * 40  # two distinct parents always cross
+    kept = sum(child.n_hat in (8, 12) for child, _ in children)
+    assert kept > 0.6 * len(children)  # n_hat is inherited, moved only by a mutation
+    alone = search.next_generation(history, [0], space, settings, np.random.default_rng(6), set(seen))
+    assert [origin for _, origin in alone] == ["mutation"] * 40  # one parent: nothing to cross
+    twins = search.next_generation([history[0], history[0]], [0, 1], space, settings, np.random.default_rng(6),
+                                   set(seen))
+    assert [origin for _, origin in twins] == ["mutation"] * 80  # identical parents: mutated instead of crossed
+
+
+def test_seed_population_stops_when_the_space_runs_out():
+    space = search.SearchSpace(n_factors=1, upper=102, n_hat_choices=(0,))  # three candidates in all
+    population = search.seed_population([("pi", search.Candidate((100,)))], space, 10, np.random.default_rng(0),
+                                        1.0, set())
+    assert sorted(c.steps for c, _ in population) == [(100,), (101,), (102,)]
+
+
+def test_population_holds_the_last_children_and_resumption_checks_the_space(tmp_path):
+    space, state = run(state_path=str(tmp_path / "s.state.json"))
+    last = [i for i, h in enumerate(state["history"]) if h["iteration"] == SMALL.iterations]
+    assert set(last) <= set(state["population"]) and len(state["population"]) == SMALL.parents + len(last)
+    other = search.SearchSpace(space.n_factors, space.upper - 50, space.n_hat_choices)
+    with pytest.raises(ValueError, match="space"):
+        search.evolve(synthetic_loss, other, seeds(space), SMALL, str(tmp_path / "s.state.json"), resume=True)
+    with pytest.raises(ValueError, match="documents"):
+        search.evolve(synthetic_loss, space, seeds(space), SMALL, str(tmp_path / "s.state.json"), resume=True,
+                      config={"documents": [1, 2]})
 
 
 def test_best_never_worse_than_the_seeds_and_improves():
@@ -257,8 +321,34 @@ def test_recovery_searches_short_factors_and_keeps_the_long_ones(model_dir, tmp_
     short = rec["rope_scaling"]["short_factor"]
     assert short == sorted(short) and all(1.0 <= f <= 5.0 for f in short)
     assert rec["recovery"]["search_length"] == ORIGINAL
-    assert rec["recovery"]["ppl"] <= min(rec["recovery"]["seed_ppl"].values())
     assert set(rec["recovery"]["seed_ppl"]) == {"identity", "long"}
+    # the perplexities it reports are transformers' at the original length, on the documents the search scored,
+    # with the written short factors (and with the two seeds' short factors): the search fitted what it claims
+    docs = common.sample_documents(common.load_documents(None, common.load_tokenizer(model_dir)), ORIGINAL, 2, seed=0)
+    for short_factor, ppl in ((short, rec["recovery"]["ppl"]), ([1.0] * 8, rec["recovery"]["seed_ppl"]["identity"]),
+                              (long_factors, rec["recovery"]["seed_ppl"]["long"])):
+        theirs = transformers_with_rope(model_dir, tmp_path, dict(rec["rope_scaling"], short_factor=short_factor))
+        with torch.no_grad():
+            loss = sum(float(theirs(input_ids=d[None], labels=d[None]).loss) for d in docs) / len(docs)
+        assert ppl == pytest.approx(math.exp(loss), rel=1e-5)
+    assert rec["recovery"]["seed_ppl"]["identity"] != pytest.approx(rec["recovery"]["seed_ppl"]["long"], rel=1e-3)
+    with open(rec["recovery"]["log"]) as f:  # and they are the best of every candidate it scored
+        logged = [float(line.split(",")[5]) for line in f.read().splitlines()[1:]]
+    assert len(logged) == rec["recovery"]["evaluated"] and rec["recovery"]["ppl"] == pytest.approx(min(logged), rel=1e-4)
+
+
+def transformers_with_rope(model_dir, tmp_path, rope_dict):
+    """transformers' LlamaForCausalLM with model_dir's weights and `rope_dict` as its rope scaling."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    config.pop("rope_parameters", None)
+    config.update(rope_scaling=rope_dict, max_position_embeddings=TARGET)
+    folder = tmp_path / "transformers-config"
+    folder.mkdir(exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    model = LlamaForCausalLM(LlamaConfig.from_pretrained(str(folder), attn_implementation="eager"))
+    model.load_state_dict(LlamaForCausalLM.from_pretrained(model_dir).state_dict())
+    return model.eval()
 
 
 def test_exported_folder_gives_transformers_the_same_loss(model_dir, tmp_path, capsys):

@@ -4,6 +4,7 @@ runs in seconds: killed and resumed it must end bit for bit where an uninterrupt
 
 import importlib.util
 import json
+import math
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import types
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -96,7 +98,58 @@ def test_pipeline_writes_every_stage(straight, micro):
     with open(straight / "summary.json") as f:
         summary = json.load(f)
     assert {r["length"] for r in summary["records"]} == {ORIGINAL, 64 * ORIGINAL, 512 * ORIGINAL}
-    assert len(summary["checks"]) == 3
+    assert list(summary["checks"].values()) == expected_checks(summary["records"], ORIGINAL, 64 * ORIGINAL,
+                                                               512 * ORIGINAL)
+
+
+def expected_checks(records, original, tuned, target):
+    """The summary's three checks, worked out here from its records: fine-tuning lowers perplexity at the tuned
+    length; the final model at the target stays within 1.5x of the fine-tuned one at the tuned length; and within
+    2% of the original model at the original length."""
+    ppl = {}
+    for r in records:
+        kind = ("final" if r["model"].startswith("final") else "tuned" if r["model"].startswith("fine-tuned")
+                else "factors" if "factors" in r["model"] else "original")
+        ppl[kind, r["length"]] = r["ppl"]
+    return [ppl["tuned", tuned] < ppl["factors", tuned], ppl["final", target] <= 1.5 * ppl["tuned", tuned],
+            ppl["final", original] <= 1.02 * ppl["original", original]]
+
+
+@pytest.mark.parametrize("perplexities,truth", [
+    # (original@16, factors@16, factors@1k, tuned@16, tuned@1k, final@16, final@1k, final@8k)
+    ((10.0, 12.0, 30.0, 11.0, 20.0, 10.1, 19.0, 29.0), [True, True, True]),
+    ((10.0, 12.0, 20.0, 11.0, 20.0, 10.1, 19.0, 29.0), [False, True, True]),  # tuning did not help at 1k
+    ((10.0, 12.0, 30.0, 11.0, 20.0, 10.1, 19.0, 31.0), [True, False, True]),  # 8k beyond 1.5 x 20
+    ((10.0, 12.0, 30.0, 11.0, 20.0, 10.25, 19.0, 30.0), [True, True, False]),  # 16 beyond 1.02 x 10; 8k at the bound
+])
+def test_summary_checks_hold_exactly_when_their_records_say_so(tmp_path, perplexities, truth):
+    """train.summary on scripted perplexities: each check is True or False as the numbers dictate."""
+    original, tuned, target = ORIGINAL, 1024, 8192
+    factors = longrope.save_factors(str(tmp_path / "factors.json"),
+                                    longrope.RopeScaling("longrope", 64.0, ORIGINAL, (1.0,) * 8, n_hat=0), 16)
+    out = str(tmp_path / "run")
+    os.makedirs(out)
+    p = dict(zip([("original", original), ("factors", original), ("factors", tuned), ("tuned", original),
+                  ("tuned", tuned), ("final", original), ("final", tuned), ("final", target)], perplexities))
+    which = {"model": "original", os.path.join(out, "finetune-1k"): "tuned", os.path.join(out, "final"): "final"}
+
+    class ScriptedContext:  # each model is its folder, each loss the log of the perplexity scripted above
+        main = True
+
+        def inference_model(self, path):
+            return types.SimpleNamespace(path=path, config=types.SimpleNamespace(head_dim=16), rope=None)
+
+        def loss_fn(self):
+            def loss(model, rope, documents):
+                kind = "factors" if rope is not None else which[model.path]
+                return math.log(p.get((kind, len(documents[0])), 50.0))  # the original model at 1k, 8k: unchecked
+            return loss
+
+    docs = {"short": [torch.zeros(original, dtype=torch.long)], "long": [torch.zeros(target, dtype=torch.long)]}
+    train.summary(types.SimpleNamespace(model="model"), ScriptedContext(), out, original, tuned, target, docs, factors)
+    with open(os.path.join(out, "summary.json")) as f:
+        summary = json.load(f)
+    assert list(summary["checks"].values()) == truth == expected_checks(summary["records"], original, tuned, target)
 
 
 def test_killed_and_resumed_pipeline_ends_where_an_uninterrupted_one_does(straight, micro, tmp_path):
@@ -206,6 +259,37 @@ def test_lora_adapters_train_and_merge_into_the_weights():
     assert float(model.loss(tokens)) == pytest.approx(adapted, abs=1e-5)
 
 
+def paper_schedule(step, warmup, steps):
+    """Linear warmup to the peak, then linear decay to zero: the multiplier of step s (from 0) is the straight lines
+    through (0, 0), (warmup, 1) and (steps + 1, 0) read at s + 1, so the first step already trains and the last
+    one still does."""
+    return float(np.interp(step + 1, [0, warmup, steps + 1], [0.0, 1.0, 0.0]))
+
+
+def test_learning_rates_follow_warmup_then_linear_decay_across_a_resumption(micro, straight, tmp_path, monkeypatch):
+    """The learning rate each AdamW step really used, through a run killed after 2 of 5 steps and resumed."""
+    used = []
+    step = torch.optim.AdamW.step
+
+    def recording_step(self, *args, **kwargs):
+        used.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", recording_step)
+    stage = ["finetune", "--model", micro, "--factors", str(straight / "factors-512.json"), "--length", "32",
+             "--steps", "5", "--batch", "1", "--warmup", "2", "--lr", "1e-3", "--threads", "1", "--save-every", "1",
+             "--out", str(tmp_path), "--device", "cpu"]
+    train.main([*stage, "--stop-after", "2"])
+    train.main([*stage, "--resume"])
+    assert used == pytest.approx([1e-3 * paper_schedule(s, 2, 5) for s in range(5)], rel=1e-9)
+    # the same by hand: half the peak, the peak, then quarters down to the last step's 1/4
+    assert used == pytest.approx([5e-4, 1e-3, 7.5e-4, 5e-4, 2.5e-4])
+    with open(tmp_path / "log.csv") as f:
+        header, *rows = f.read().splitlines()
+    logged = [float(dict(zip(header.split(","), row.split(",")))["lr"]) for row in rows]
+    assert logged == pytest.approx(used, rel=1e-9)
+
+
 def test_short_sequences_join_every_step(micro, straight, tmp_path):
     """--short-batch 1: the step also trains on one original-length sequence (scored with the short factors). One
     step equals AdamW on the mean of the long and the short sequence's losses, computed here by hand, and not the
@@ -230,7 +314,7 @@ def test_short_sequences_join_every_step(micro, straight, tmp_path):
             (loss / len(sequences)).backward()
             losses.append(loss.item())
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        lr = 1e-3 * train.lr_multiplier(0, 0, 1)
+        lr = 1e-3 * paper_schedule(0, warmup=0, steps=1)
         torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0).step()
         return {k: v.detach() for k, v in model.state_dict().items()}, losses
 
