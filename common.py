@@ -1,6 +1,6 @@
 """Helpers the scripts share: lengths like `256k`, clean command-line errors, atomic saves, tokenizers, the
 evaluation corpora (documents of at least a given length, as the paper samples PG19 / Proof-pile books), and the
-passkey-retrieval prompt of YaRN and LongRoPE (Section 4.3).
+passkey-retrieval prompt of YaRN and LongRoPE (Section 4.2).
 """
 
 import gzip
@@ -355,7 +355,7 @@ def split_documents(docs, share=SEARCH_SHARE):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Passkey retrieval (YaRN's prompt, used by LongRoPE Section 4.3)
+# Passkey retrieval (YaRN's prompt, used by LongRoPE Section 4.2)
 
 PASSKEY_TASK = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
                 "I will quiz you about the important information there.")

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 import common
 import eval as evaluation
+import figures
 import finetune
 import longrope
 import search
@@ -210,7 +211,7 @@ def ablations(out, run, stages, original, target, tuned, documents, short_docume
 
 
 def figure1(records, tuned, path):
-    plt = evaluation._plt()
+    plt = figures.pyplot()
     fig, ax = plt.subplots(figsize=(7.2, 4.8))
     for label in dict.fromkeys(r["model"] for r in records):
         rows = sorted((r for r in records if r["model"] == label), key=lambda r: r["length"])
@@ -235,7 +236,7 @@ def figure1(records, tuned, path):
 
 
 def passkey_heatmaps(records, path):
-    plt = evaluation._plt()
+    plt = figures.pyplot()
     models = list(dict.fromkeys(r["model"] for r in records))
     lengths = sorted({r["length"] for r in records})
     depths = sorted({r["depth"] for r in records})

@@ -3,12 +3,12 @@
     python eval.py ppl      --model tiny --rope none,pi,ntk,dynamic-ntk,yarn,factors.json --lengths 1x,2x,4x,8x
     python eval.py passkey  --model tiny --rope yarn,factors.json --lengths 1x,4x,8x --depths 0,0.5,1 --trials 10
     python eval.py figures  --ppl ppl.json --passkey passkey.json --factors factors.json --out docs
-    python eval.py reproduce --out docs       (the whole paper in miniature on the tiny model)
+    python eval.py reproduce --out docs       (searched factors against the baselines at 8x, on the tiny model)
 
-Perplexity (Section 4.2, Tables 2-5) has two protocols. `truncate` (the paper's and YaRN's `--truncate`): each
+Perplexity (Section 4.2, Tables 5-7) has two protocols. `truncate` (the official code's `--truncate`): each
 sampled document is cut to the length and scored in one window. `sliding`: each document (cut to the largest
 length) is scored with a window of the length moving by `--stride`, every token predicted once with as much
-context as the window allows. Passkey retrieval (Section 4.3) hides "The pass key is N" in filler text at a depth
+context as the window allows (the paper's, with a stride of 256). Passkey retrieval (Section 4.2) hides "The pass key is N" in filler text at a depth
 and reads only the digits the model generates after the question; the prompt itself never counts. A test at length
 N fits the prompt AND the answer in N tokens, so it runs at the rescaling chosen for N (LongRoPE's short factors at
 1x). Long prompts are scored in one teacher-forced forward instead of generating: the same verdict, no KV cache.
@@ -26,7 +26,8 @@ from tqdm import tqdm
 import common
 from common import (format_length, load_documents, load_tokenizer, parse_lengths, passkey_answer, passkey_prompt,
                     run_cli, sample_documents, save_csv, save_json)
-from longrope import load_factors, parse_rope, rescale_factors
+from figures import plot_factors, plot_passkey, plot_perplexity
+from longrope import parse_rope
 from model import forward_chunk, free_memory_bytes, load_model
 
 
@@ -236,100 +237,10 @@ def cmd_passkey(args):
     write_results(records, args, "passkey")
 
 
+
+
 # ----------------------------------------------------------------------------------------------------------------
-# Figures
-
-
-def _plt():
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        return plt
-    except ImportError:
-        raise ValueError("figures need matplotlib: pip install matplotlib") from None
-
-
-def plot_perplexity(records, path, title="Perplexity against context length"):
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for method in dict.fromkeys(r["method"] for r in records):
-        rows = sorted((r for r in records if r["method"] == method), key=lambda r: r["length"])
-        ax.plot([r["length"] for r in rows], [r["ppl"] for r in rows], marker="o", label=method)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("perplexity")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def plot_factors(factor_files, head_dim, base, path, baselines=("pi", "ntk", "yarn")):
-    """Rescale factor lambda_i against frequency index i for the baselines and searched LongRoPE files."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    ropes = [load_factors(f, head_dim) for f in factor_files]
-    reference = ropes[0] if ropes else None
-    if reference is not None:
-        original, target = reference.original_max_len, int(round(reference.factor * reference.original_max_len))
-        from longrope import make_rope
-        for method in baselines:
-            ax.plot(rescale_factors(make_rope(method, original, target), head_dim, base, target), label=method,
-                    linestyle="--")
-    for rope in ropes:
-        ax.plot(rope.long_factor, label=f"{rope.label} (LongRoPE, n_hat={rope.n_hat})", linewidth=2)
-    ax.set_xlabel("frequency index i (0 = fastest rotation)")
-    ax.set_ylabel("rescale factor lambda_i")
-    ax.set_title("Rescale factors per RoPE frequency")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
-
-
-def plot_passkey(records, path_lines, path_heatmap, heatmap_method=None):
-    plt = _plt()
-    methods = list(dict.fromkeys(r["method"] for r in records))
-    lengths = sorted({r["length"] for r in records})
-    depths = sorted({r["depth"] for r in records})
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for method in methods:
-        acc = [sum(r["accuracy"] for r in records if r["method"] == method and r["length"] == n) /
-               max(1, sum(1 for r in records if r["method"] == method and r["length"] == n)) for n in lengths]
-        ax.plot(lengths, acc, marker="o", label=method)
-    ax.set_xscale("log", base=2)
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("passkey accuracy")
-    ax.set_title("Passkey retrieval by length")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path_lines, dpi=120)
-    plt.close(fig)
-
-    method = heatmap_method or methods[-1]
-    grid = [[next((r["accuracy"] for r in records if r["method"] == method and r["length"] == n and r["depth"] == d),
-                  float("nan")) for n in lengths] for d in depths]
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    image = ax.imshow(grid, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
-    ax.set_xticks(range(len(lengths)), [format_length(n) for n in lengths])
-    ax.set_yticks(range(len(depths)), [f"{d:.0%}" for d in depths])
-    ax.set_xlabel("context length")
-    ax.set_ylabel("needle depth")
-    ax.set_title(f"Passkey accuracy, {method}")
-    fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path_heatmap, dpi=120)
-    plt.close(fig)
-    return path_lines, path_heatmap
+# Figures (figures.py draws them)
 
 
 def cmd_figures(args):

@@ -1,6 +1,6 @@
 """Rotary position embedding (RoPE) and every way of rescaling it to reach longer contexts.
 
-LongRoPE (Ding et al., 2024, arXiv 2402.13753) writes every RoPE extension method in one form (Section 2.2):
+LongRoPE (Ding et al., 2024, arXiv 2402.13753) writes every RoPE extension method in one form (Section 2.1, Eq. 2):
 position n and frequency index i rotate by the angle  n * theta_i / lambda_i,  with theta_i = base^(-2i/d)
 and one rescale factor lambda_i per frequency. The methods differ only in their lambdas:
 
@@ -119,7 +119,8 @@ def _llama3_inverse_frequencies(head_dim, base, rope):
 
 
 def longrope_attention_scale(factor, original_max_len):
-    """Section 3.1 / Phi-3: sqrt(1 + ln s / ln L) keeps attention entropy as the window grows."""
+    """sqrt(1 + ln s / ln L), which keeps attention entropy as the window grows: not in the paper, but the official
+    code's default (`_calc_mscale_su`), Phi-3's, and transformers' default attention_factor for longrope."""
     return 1.0 if factor <= 1.0 else math.sqrt(1 + math.log(factor) / math.log(original_max_len))
 
 
