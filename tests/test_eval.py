@@ -160,11 +160,12 @@ def test_passkey_command_on_the_tiny_model_equals_transformers_greedy_answers(mo
     for r in records:
         pairs = [pair.split(":") for pair in r["answers"].split()]
         correct = 0
-        for key, answer in pairs:
-            prompt = torch.tensor([passkey_prompt(tok, r["length"], r["depth"], key, with_task=False)[0]])
+        for key, answer in pairs:  # prompt and answer (the key's tokens and one more) fit the tested length
+            budget = len(tok.encode(" " + key)) + 1
+            prompt = torch.tensor([passkey_prompt(tok, r["length"] - budget, r["depth"], key, with_task=False)[0]])
             with torch.no_grad():
                 new = hf.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=False, eos_token_id=None,
-                                  pad_token_id=0, max_new_tokens=len(tok.encode(" " + key)) + 1)[0, prompt.shape[1]:]
+                                  pad_token_id=0, max_new_tokens=budget)[0, prompt.shape[1]:]
             digits = re.match(r"\s*(\d+)", tok.decode(new.tolist()))
             expected = digits.group(1) if digits else "-"
             assert answer == expected, (r["length"], r["depth"], key)

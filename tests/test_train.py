@@ -137,7 +137,7 @@ def test_summary_checks_hold_exactly_when_their_records_say_so(tmp_path, perplex
         main = True
 
         def inference_model(self, path):
-            return types.SimpleNamespace(path=path, config=types.SimpleNamespace(head_dim=16), rope=None)
+            return types.SimpleNamespace(path=path, config=types.SimpleNamespace(head_dim=16, rotary_dim=16), rope=None)
 
         def loss_fn(self):
             def loss(model, rope, documents):
