@@ -89,3 +89,20 @@ def hf_checkpoint(tmp_path):
         model = hf_model(model_type, seed, **overrides)
         return model, save_hf(model, str(tmp_path / f"{model_type}-{fmt}-{seed}"), fmt)
     return make
+
+
+@pytest.fixture(scope="session")
+def micro(tmp_path_factory):
+    """A micro byte-level Llama whose original length is 16 tokens, pretrain.py's initialization: every stage of the
+    pipeline runs on it in seconds (tests/test_train.py, tests/test_compare.py)."""
+    import pretrain
+    from model import ModelConfig, Transformer, save_model
+    path = str(tmp_path_factory.mktemp("micro16"))
+    cfg = ModelConfig(vocab_size=264, **pretrain.SHAPES["micro"], max_position_embeddings=16, rope_theta=10000.0,
+                      bos_token_id=pretrain.BOS_ID, eos_token_id=pretrain.EOS_ID)
+    torch.manual_seed(0)
+    model = Transformer(cfg)
+    pretrain.init_weights(model)
+    save_model(model, path)
+    pretrain.save_byte_tokenizer(path)
+    return path

@@ -11,27 +11,13 @@ import torch
 import common
 import compare
 import longrope
-import pretrain
-from model import ModelConfig, Transformer, load_model, save_model
+from model import load_model
 
 ORIGINAL = 16
 PIPELINE = ("--steps 2,2 --batch 1 --warmup 1 --short-batch 1 --passkey-fraction 0.5 --search-budget 3,1,2,1,1 "
             "--final-search-budget 3,1,2,1,1 --recover-budget 3,1,2,1,1 --search-samples 1 --eval-samples 1")
 ARGS = ["--lengths", "1x,8x,64x,512x", "--samples", "2", "--passkey-lengths", "8x,16x", "--depths", "0,1",
         "--trials", "2", "--threads", "1", "--device", "cpu", "--pipeline-args", PIPELINE]
-
-
-@pytest.fixture(scope="module")
-def micro(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("micro16"))
-    cfg = ModelConfig(vocab_size=264, **pretrain.SHAPES["micro"], max_position_embeddings=ORIGINAL,
-                      bos_token_id=pretrain.BOS_ID, eos_token_id=pretrain.EOS_ID)
-    torch.manual_seed(0)
-    model = Transformer(cfg)
-    pretrain.init_weights(model)
-    save_model(model, path)
-    pretrain.save_byte_tokenizer(path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import common
 import longrope
 import pretrain
 import train
-from model import PRESETS, ModelConfig, Transformer, load_model, save_model
+from model import PRESETS, ModelConfig, Transformer, load_model
 
 HAS_DEEPSPEED = importlib.util.find_spec("deepspeed") is not None
 ORIGINAL = 16
@@ -35,19 +35,6 @@ def one_thread():
     threads = torch.get_num_threads()
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def micro(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp("micro16"))
-    cfg = ModelConfig(vocab_size=264, **pretrain.SHAPES["micro"], max_position_embeddings=ORIGINAL, rope_theta=10000.0,
-                      bos_token_id=pretrain.BOS_ID, eos_token_id=pretrain.EOS_ID)
-    torch.manual_seed(0)
-    model = Transformer(cfg)
-    pretrain.init_weights(model)
-    save_model(model, path)
-    pretrain.save_byte_tokenizer(path)
-    return path
 
 
 def pipeline(micro, out, *extra):
