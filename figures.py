@@ -16,6 +16,18 @@ def pyplot():
         raise ValueError("figures need matplotlib: pip install matplotlib") from None
 
 
+def _finish(plt, fig, ax, path, xlabel, ylabel, title):
+    """Labels, grid and legend of a line figure, saved to `path` and closed."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def plot_perplexity(records, path, title="Perplexity against context length"):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
@@ -24,14 +36,7 @@ def plot_perplexity(records, path, title="Perplexity against context length"):
         ax.plot([r["length"] for r in rows], [r["ppl"] for r in rows], marker="o", label=method)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("perplexity")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, "context length (tokens)", "perplexity", title)
     return path
 
 
@@ -48,14 +53,8 @@ def plot_factors(factor_files, head_dim, base, path, baselines=("pi", "ntk", "ya
                     linestyle="--")
     for rope in ropes:
         ax.plot(rope.long_factor, label=f"{rope.label} (LongRoPE, n_hat={rope.n_hat})", linewidth=2)
-    ax.set_xlabel("frequency index i (0 = fastest rotation)")
-    ax.set_ylabel("rescale factor lambda_i")
-    ax.set_title("Rescale factors per RoPE frequency")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _finish(plt, fig, ax, path, "frequency index i (0 = fastest rotation)", "rescale factor lambda_i",
+            "Rescale factors per RoPE frequency")
     return path
 
 
@@ -71,14 +70,7 @@ def plot_passkey(records, path_lines, path_heatmap, heatmap_method=None):
         ax.plot(lengths, acc, marker="o", label=method)
     ax.set_xscale("log", base=2)
     ax.set_ylim(-0.05, 1.05)
-    ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("passkey accuracy")
-    ax.set_title("Passkey retrieval by length")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path_lines, dpi=120)
-    plt.close(fig)
+    _finish(plt, fig, ax, path_lines, "context length (tokens)", "passkey accuracy", "Passkey retrieval by length")
 
     method = heatmap_method or methods[-1]
     grid = [[next((r["accuracy"] for r in records if r["method"] == method and r["length"] == n and r["depth"] == d),
