@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+import loss as loss_module
 import model as model_module
 from conftest import LONGROPE_DICT, hf_logits, hf_model, save_hf, tokens_for
 from longrope import RopeScaling
@@ -343,24 +344,24 @@ def test_loss_chunks_of_each_device(vocab):
     """The chunk choice as a pure function, the GPU's included: at most 16M logits a chunk on a GPU, 8M on a CPU
     under autograd, 2048 x 1024 tiles on a CPU without it once the vocabulary exceeds a tile."""
     for grad in (False, True):
-        assert model_module.loss_chunks(vocab, True, grad) == (False, largest_power_of_two_within(2**24 // vocab))
-    assert model_module.loss_chunks(vocab, False, True) == (False, largest_power_of_two_within(2**23 // vocab))
-    tiled = model_module.loss_chunks(vocab, False, False)
+        assert loss_module.loss_chunks(vocab, True, grad) == (False, largest_power_of_two_within(2**24 // vocab))
+    assert loss_module.loss_chunks(vocab, False, True) == (False, largest_power_of_two_within(2**23 // vocab))
+    tiled = loss_module.loss_chunks(vocab, False, False)
     assert tiled == ((True, 2048) if vocab > 1024 else (False, largest_power_of_two_within(2**23 // vocab)))
-    assert model_module.loss_chunks(vocab, False, False, vocab_chunk=4096)[1] == (512 if vocab > 4096 else tiled[1])
+    assert loss_module.loss_chunks(vocab, False, False, vocab_chunk=4096)[1] == (512 if vocab > 4096 else tiled[1])
 
 
 def test_gpu_chunks_run_on_a_cpu(monkeypatch):
     """The GPU's choice (4096-row chunks of a 4096 vocabulary, under autograd and without) over 5000 rows, on a
     CPU: loss and gradients equal one full cross-entropy."""
-    choose = model_module.loss_chunks
+    choose = loss_module.loss_chunks
     chosen = []
 
     def as_on_a_gpu(vocab_size, on_cuda, grad, vocab_chunk=1024):
         chosen.append(choose(vocab_size, True, grad, vocab_chunk))
         return chosen[-1]
 
-    monkeypatch.setattr(model_module, "loss_chunks", as_on_a_gpu)
+    monkeypatch.setattr(loss_module, "loss_chunks", as_on_a_gpu)
     g = torch.Generator().manual_seed(4)
     hidden = torch.randn(5000, 8, generator=g, requires_grad=True)
     weight = torch.randn(4096, 8, generator=g)
