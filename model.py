@@ -410,11 +410,16 @@ class Transformer(nn.Module):
         return torch.cat(out, dim=1)
 
 
-def describe(cfg):
+def describe(cfg, rope=None):
+    """One line on the model's shape. A model extended by a rescaling (`rope`) has config.json's length as its
+    context length and the rope's original length apart."""
     n = cfg.vocab_size * cfg.hidden_size * (1 if cfg.tie_word_embeddings else 2) + cfg.n_layers * (
         cfg.hidden_size * cfg.head_dim * (2 * cfg.n_heads + 2 * cfg.n_kv_heads) + 3 * cfg.hidden_size * cfg.intermediate_size)
+    original = rope.original_max_len if rope is not None and rope.method != "none" else cfg.max_position_embeddings
+    length = (f"original length {original}" if original == cfg.max_position_embeddings
+              else f"context length {cfg.max_position_embeddings}, original length {original}")
     return f"{cfg.model_type} {n / 1e6:.1f}M params, {cfg.n_layers} layers, {cfg.n_heads}x{cfg.head_dim} heads " \
-           f"({cfg.n_kv_heads} kv), original length {cfg.max_position_embeddings}"
+           f"({cfg.n_kv_heads} kv), {length}"
 
 
 # ----------------------------------------------------------------------------------------------------------------

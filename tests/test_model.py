@@ -648,3 +648,15 @@ def test_cuda_float32_equals_transformers_on_cpu(hf_checkpoint):
         got = ours.logits(tokens.cuda()).cpu()
     assert (got - hf_logits(hf, tokens)).abs().max() < 1e-3
     assert torch.equal(ours.generate(tokens[:, :10].cuda(), 12).cpu(), greedy_by_recomputation(hf, tokens[:, :10], 12))
+
+
+def test_describe_names_the_original_length_of_an_extended_model():
+    """config.json of a model extended to 64k says 65536; its original length is the rope's, not that."""
+    from model import ModelConfig, describe
+    cfg = ModelConfig(vocab_size=96, hidden_size=64, n_layers=2, n_heads=4, n_kv_heads=2, head_dim=16,
+                      intermediate_size=128, max_position_embeddings=65536)
+    extended = describe(cfg, RopeScaling(method="longrope", factor=512.0, original_max_len=128,
+                                         long_factor=(1.0,) * 8, short_factor=(1.0,) * 8))
+    assert extended.endswith("context length 65536, original length 128")
+    assert describe(cfg).endswith("original length 65536") and "context" not in describe(cfg)
+    assert describe(cfg, RopeScaling()).endswith("original length 65536")
