@@ -34,9 +34,9 @@ def synthetic_loss(candidate):
     return float(np.abs(np.array(candidate.factors) - best).mean() + 0.01 * abs(candidate.n_hat - 8))
 
 
-def run(score=synthetic_loss, settings=SMALL, **kwargs):
+def run(score=synthetic_loss, settings=SMALL, state_path=None, resume=False, **kwargs):
     space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
-    return space, search.evolve(score, space, seeds(space), settings, **kwargs)
+    return space, search.evolve(score, space, seeds(space), settings, search.Logbook(state_path, resume), **kwargs)
 
 
 def test_space_and_seeds_follow_the_paper():
@@ -77,8 +77,8 @@ def test_yarn_on_top_keeps_fast_frequencies_and_stretches_slow_ones():
     cfg = ModelConfig(vocab_size=16, hidden_size=32, n_layers=1, n_heads=2, n_kv_heads=2, head_dim=head_dim,
                       intermediate_size=32, max_position_embeddings=128)
     init = longrope.RopeScaling("longrope", 64.0, 128, tuple(tuned), n_hat=2)
-    *_, space, planned, _ = search.plan(Transformer(cfg), 65536, 128, init=init)
-    planned = dict(planned)
+    searched = search.plan(Transformer(cfg), 65536, 128, init=init)
+    space, planned = searched.space, dict(searched.seeds)
     assert list(planned) == ["pi", "ntk", "yarn", "init", "init-yarn"]
     assert planned["init-yarn"] == space.snap(out, 2) and planned["init"] == space.snap([f * 8 for f in tuned], 2)
 
@@ -166,10 +166,10 @@ def test_population_holds_the_last_children_and_resumption_checks_the_space(tmp_
     assert set(last) <= set(state["population"]) and len(state["population"]) == SMALL.parents + len(last)
     other = search.SearchSpace(space.n_factors, space.upper - 50, space.n_hat_choices)
     with pytest.raises(ValueError, match="space"):
-        search.evolve(synthetic_loss, other, seeds(space), SMALL, str(tmp_path / "s.state.json"), resume=True)
+        search.evolve(synthetic_loss, other, seeds(space), SMALL, search.Logbook(str(tmp_path / "s.state.json"), True))
     with pytest.raises(ValueError, match="documents"):
-        search.evolve(synthetic_loss, space, seeds(space), SMALL, str(tmp_path / "s.state.json"), resume=True,
-                      config={"documents": [1, 2]})
+        search.evolve(synthetic_loss, space, seeds(space), SMALL,
+                      search.Logbook(str(tmp_path / "s.state.json"), True, config={"documents": [1, 2]}))
 
 
 def test_best_never_worse_than_the_seeds_and_improves():
