@@ -16,6 +16,10 @@ Section 3.3: `--recover` repeats the search at the original length for the short
 sequence fits the original window, so the extended model keeps its short-context quality. What a search looks for,
 long or short factors, at which length and from which seeds, is its SearchPlan (`plan`).
 
+`--early-reject MARGIN` (racing, ours: the same search for fewer forward passes): a new candidate is scored one
+document at a time and dropped once its mean loss so far exceeds the worst parent's on the same documents by more
+than MARGIN nats (`race`). It could only have become a parent by doing much better on the documents left.
+
     python search.py --model tiny --target 8x --out factors.json          # search the long factors
     python search.py --model tiny --recover --factors factors.json --out factors_rec.json
     python search.py --model tiny --factors factors_rec.json --export tiny_8x   # a folder transformers loads
@@ -61,6 +65,12 @@ class Settings:
     crossovers: int = 16
     mutation_prob: float = 0.3
     seed: int = 0
+    early_reject: float | None = None  # ours: the racing margin in nats (None: every candidate sees every document)
+
+    def fingerprint(self):
+        """The settings a saved search records; options left unset are left out, so their state files stay as they
+        were before the options existed."""
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -100,8 +110,9 @@ def search_space(factor, head_dim, target_len, search_n_hat=True):
 
 
 def evolve(score, space, seeds, settings, logbook=None, stop_after=None):
-    """Algorithm 1. `score(candidate) -> loss`; returns the state: every candidate scored (`history`), the final
-    population (indices into it, best first) and the best loss after each iteration (`curve`).
+    """Algorithm 1. `score(candidate)` yields the candidate's loss on each fitness document in turn (the fitness is
+    their mean); returns the state: every candidate scored (`history`), the final population (indices into it, best
+    first) and the best loss after each iteration (`curve`).
 
     `logbook` (Logbook) saves the state after each iteration, or resumes a saved one. `stop_after` ends the run after
     that many iterations, as a kill would (for tests)."""
@@ -118,7 +129,9 @@ def evolve(score, space, seeds, settings, logbook=None, stop_after=None):
             else:
                 parents = select_parents(history, state["population"], settings.parents)  # Top-k
                 children = next_generation(history, parents, space, settings, rng, seen)  # N1 mutations + N2 crossovers
-            population = parents + record(history, children, [score(c) for c, _ in children], iteration)
+            cut = race_cut(history, parents, settings)
+            results = [race(score(c), cut, settings.early_reject) for c, _ in children]
+            population = parents + record(history, children, results, iteration, settings.early_reject is not None)
             end_iteration(state, iteration, population, rng, logbook)
     return state
 
@@ -223,19 +236,43 @@ def evaluate_loss(model, rope, documents):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Around the steps
+# Around the steps: early rejection, the history
 
 
-def record(history, candidates, losses, iteration):
-    """Appends the scored candidates to the history; returns their indices."""
-    for (candidate, origin), loss in zip(candidates, losses):
-        loss = float(loss)
-        if not math.isfinite(loss):
+def race(losses, cut, margin):
+    """Early rejection (racing; ours): reads the candidate's per-document losses one at a time and stops once their
+    mean exceeds the mean of `cut` (the worst parent's losses) on the same documents by more than `margin` nats, or
+    is not a number. Returns (the losses read, dropped); without a cut, every loss."""
+    read = []
+    for loss in losses:
+        read.append(float(loss))
+        n = len(read)
+        if cut is not None and n < len(cut) and not sum(read) / n <= sum(cut[:n]) / n + margin:
+            return read, True
+    return read, False
+
+
+def race_cut(history, parents, settings):
+    """What a new candidate races against: the worst parent's losses, once there are k parents (a child worse than
+    all k cannot be selected); None without early rejection, before the first parents, or if that parent failed."""
+    if settings.early_reject is None or len(parents) < settings.parents:
+        return None
+    worst = history[parents[-1]]
+    return worst["losses"] if math.isfinite(worst["loss"]) else None
+
+
+def record(history, candidates, results, iteration, keep_losses):
+    """Appends the scored candidates to the history (a dropped one with loss inf, never selected); returns their
+    indices. `keep_losses` (early rejection) also keeps each one's per-document losses, the cut of later races."""
+    for (candidate, origin), (losses, dropped) in zip(candidates, results):
+        loss = math.inf if dropped else sum(losses) / len(losses)
+        if not math.isfinite(loss) and not dropped:
             tqdm.write(f"candidate {len(history)} ({origin}, n_hat {candidate.n_hat}) gave loss {loss}; "
                        f"scored as the worst")
             loss = math.inf
         history.append({"iteration": iteration, "origin": origin, "n_hat": candidate.n_hat, "loss": loss,
-                        "ppl": perplexity(loss), "steps": list(candidate.steps)})
+                        "ppl": perplexity(loss), "steps": list(candidate.steps),
+                        **({"losses": losses, "dropped": dropped} if keep_losses else {})})
     return list(range(len(history) - len(candidates), len(history)))
 
 
@@ -259,6 +296,11 @@ def perplexity(loss):
     return math.exp(loss) if loss < 700 else math.inf
 
 
+def forward_passes(history, documents):
+    """Forward passes the search spent: one per candidate and document it was scored on."""
+    return sum(len(h["losses"]) if "losses" in h else documents for h in history)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Beside the loop: the state file, the candidate log, the progress bar
 
@@ -278,7 +320,7 @@ class Logbook:
 
     @contextmanager
     def open(self, settings, space):
-        config = dict(self.config, **vars(settings),
+        config = dict(self.config, **settings.fingerprint(),
                       space=[space.n_factors, space.upper, list(space.n_hat_choices)])
         if self.resume and self.path and os.path.exists(self.path):
             state = load_state(self.path, config)
@@ -303,9 +345,9 @@ class Logbook:
 def load_state(path, config):
     with open(path) as f:
         state = json.load(f)
-    for key, value in config.items():
-        if key != "iterations" and state["config"].get(key) != value:
-            raise ValueError(f"--resume: {key} is {value!r} but the saved search {path} used "
+    for key in dict(config, **state["config"]):  # an option set in one run and not the other differs too
+        if key != "iterations" and state["config"].get(key) != config.get(key):
+            raise ValueError(f"--resume: {key} is {config.get(key)!r} but the saved search {path} used "
                              f"{state['config'].get(key)!r}")
     state["config"] = config  # more iterations than before extend the search
     return state
@@ -316,9 +358,14 @@ def history_csv_path(state_path):
 
 
 def history_rows(history):
-    return [{"index": i, "iteration": h["iteration"], "origin": h["origin"], "n_hat": h["n_hat"],
+    rows = [{"index": i, "iteration": h["iteration"], "origin": h["origin"], "n_hat": h["n_hat"],
              "loss": f"{h['loss']:.6f}", "ppl": f"{h['ppl']:.4f}",
              "factors": " ".join(f"{s / GRID:.2f}" for s in h["steps"])} for i, h in enumerate(history)]
+    for row, h in zip(rows, history):
+        if "losses" in h:  # early rejection: the documents each was scored on (a dropped one's loss is inf)
+            row.update(documents=len(h["losses"]), dropped=int(h["dropped"]),
+                       loss_so_far=f"{sum(h['losses']) / len(h['losses']):.6f}")
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -436,8 +483,9 @@ def run_search(model, documents, search_plan, settings, run=None):
           f"{list(p.space.n_hat_choices)} at length {p.length} (s = {p.factor:g}), fitness on {len(documents)} "
           f"documents")
 
-    def score(candidate):
-        return run.loss_fn(model, p.rope(candidate), documents)
+    def score(candidate):  # one document at a time: early rejection may stop after any of them
+        rope = p.rope(candidate)
+        return (run.loss_fn(model, rope, [doc]) for doc in documents)
 
     logbook = Logbook(state_path, run.resume, run.write, config)
     state = evolve(score, p.space, p.seeds, settings, logbook, run.stop_after)
@@ -451,7 +499,8 @@ def run_search(model, documents, search_plan, settings, run=None):
     minutes = (time.time() - started) / 60
     record = {"target_length": int(round(p.factor * p.original)), "original_length": p.original,
               "search_length": p.length, "loss": best["loss"], "ppl": best["ppl"], "seed_ppl": seed_ppl,
-              "evaluated": len(history), "samples": len(documents), "search": vars(settings),
+              "evaluated": len(history), "forward_passes": forward_passes(history, len(documents)),
+              "samples": len(documents), "search": settings.fingerprint(),
               "log": history_csv_path(state_path), **run.provenance, "minutes": round(minutes, 2)}
     if p.short:
         record = {k: v for k, v in p.base.extra.items() if k != "max_position_embeddings"} | {"recovery": record}
@@ -465,7 +514,8 @@ def run_search(model, documents, search_plan, settings, run=None):
     new = [h for h in history if h["iteration"] > logbook.resumed_at]  # a resumed run scores only the rest
     print(f"best perplexity {best['ppl']:.4f} at length {p.length} (n_hat {rope.n_hat}); seeds: "
           + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
-          + f"; {len(new)} candidates evaluated in {minutes:.1f} min ({len(new) / max(minutes, 1e-9):.0f}/min)")
+          + f"; {len(new)} candidates evaluated ({forward_passes(new, len(documents))} forward passes) in "
+            f"{minutes:.1f} min ({len(new) / max(minutes, 1e-9):.0f}/min)")
     return replace(rope, extra=record)
 
 
@@ -493,6 +543,10 @@ def parse_args(argv=None):
                    help="chance that a mutation changes each factor and n_hat (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed,
                    help="seeds the search and the choice of documents (default: %(default)s)")
+    p.add_argument("--early-reject", type=float, metavar="MARGIN",
+                   help="racing: score a new candidate one document at a time and drop it once its mean loss so far "
+                        "exceeds the worst parent's on the same documents by more than MARGIN nats, e.g. 0.02 "
+                        "(default: off, every candidate is scored on every document)")
     p.add_argument("--samples", type=int, default=5, help="documents the fitness is measured on (default: %(default)s)")
     p.add_argument("--data", help="text file/folder or token file (default: the stdlib validation split)")
     p.add_argument("--out", default="factors.json",
@@ -542,8 +596,10 @@ def main(argv=None):
         raise ValueError("--target is required (e.g. --target 8x or --target 128k)")
     if args.attention_factor is not None and not (math.isfinite(args.attention_factor) and args.attention_factor > 0):
         raise ValueError(f"--attention-factor must be a positive number, got {args.attention_factor}")
+    if args.early_reject is not None and not (math.isfinite(args.early_reject) and args.early_reject >= 0):
+        raise ValueError(f"--early-reject must be a margin of at least 0 nats, got {args.early_reject}")
     settings = Settings(args.population, args.iterations, args.parents, args.mutations, args.crossovers,
-                        args.mutation_prob, args.seed)
+                        args.mutation_prob, args.seed, args.early_reject)
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model, device=args.device)
