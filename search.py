@@ -19,6 +19,8 @@ long or short factors, at which length and from which seeds, is its SearchPlan (
 `--early-reject MARGIN` (racing, ours: the same search for fewer forward passes): a new candidate is scored one
 document at a time and dropped once its mean loss so far exceeds the worst parent's on the same documents by more
 than MARGIN nats (`race`). It could only have become a parent by doing much better on the documents left.
+Under `torchrun --nproc_per_node N search.py ...` each process scores every N-th candidate of a generation and the
+losses are gathered (`score_generation`): the same result for any N.
 
     python search.py --model tiny --target 8x --out factors.json          # search the long factors
     python search.py --model tiny --recover --factors factors.json --out factors_rec.json
@@ -109,13 +111,14 @@ def search_space(factor, head_dim, target_len, search_n_hat=True):
 # Algorithm 1
 
 
-def evolve(score, space, seeds, settings, logbook=None, stop_after=None):
+def evolve(score, space, seeds, settings, logbook=None, stop_after=None, ranks=(0, 1)):
     """Algorithm 1. `score(candidate)` yields the candidate's loss on each fitness document in turn (the fitness is
     their mean); returns the state: every candidate scored (`history`), the final population (indices into it, best
     first) and the best loss after each iteration (`curve`).
 
     `logbook` (Logbook) saves the state after each iteration, or resumes a saved one. `stop_after` ends the run after
-    that many iterations, as a kill would (for tests)."""
+    that many iterations, as a kill would (for tests). `ranks` = (this process, processes) shares the scoring of
+    each generation (score_generation)."""
     logbook = logbook or Logbook()
     last = settings.iterations if stop_after is None else min(settings.iterations, stop_after)
     with logbook.open(settings, space) as state:
@@ -129,8 +132,8 @@ def evolve(score, space, seeds, settings, logbook=None, stop_after=None):
             else:
                 parents = select_parents(history, state["population"], settings.parents)  # Top-k
                 children = next_generation(history, parents, space, settings, rng, seen)  # N1 mutations + N2 crossovers
-            cut = race_cut(history, parents, settings)
-            results = [race(score(c), cut, settings.early_reject) for c, _ in children]
+            results = score_generation(score, children, race_cut(history, parents, settings), settings.early_reject,
+                                       ranks)
             population = parents + record(history, children, results, iteration, settings.early_reject is not None)
             end_iteration(state, iteration, population, rng, logbook)
     return state
@@ -236,7 +239,23 @@ def evaluate_loss(model, rope, documents):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Around the steps: early rejection, the history
+# Around the steps: scoring a generation (processes sharing it, early rejection), the history
+
+
+def score_generation(score, candidates, cut=None, margin=None, ranks=(0, 1)):
+    """Each candidate's losses on the documents it was scored on, and whether racing dropped it (`race`).
+
+    Under a launcher the candidates are dealt round-robin: process r of n scores candidates r, r + n, ... and every
+    process gathers every score, as the official code runs one evaluator per device. A score does not depend on
+    which process computed it (the same kernels on the same kind of device), so the search reaches the same result
+    for any number of processes."""
+    rank, n_ranks = ranks
+    mine = {i: race(score(c), cut, margin) for i, (c, _) in enumerate(candidates) if i % n_ranks == rank}
+    if n_ranks > 1:
+        gathered = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, mine)
+        mine = {i: result for part in gathered for i, result in part.items()}
+    return [mine[i] for i in range(len(candidates))]
 
 
 def race(losses, cut, margin):
@@ -330,7 +349,9 @@ class Logbook:
             state = {"config": config, "iteration": -1, "history": [], "population": [], "curve": [],
                      "rng": np.random.default_rng(settings.seed).bit_generator.state}
         self.resumed_at = state["iteration"]
-        with tqdm(total=settings.iterations + 1, initial=state["iteration"] + 1, desc="search", unit="iter") as bar:
+        quiet = {} if self.write else {"disable": True}  # one bar for a launched run
+        with tqdm(total=settings.iterations + 1, initial=state["iteration"] + 1, desc="search", unit="iter",
+                  **quiet) as bar:
             self.bar = bar
             yield state
 
@@ -466,6 +487,7 @@ class Run:
     stop_after: int | None = None  # end after that many iterations without writing `out`, as a kill would
     write: bool = True  # False: write nothing (processes other than the first, which compute the same state)
     loss_fn: Callable = evaluate_loss  # (model, rope, documents) -> mean loss; train.py passes a sequence-parallel one
+    ranks: tuple = (0, 1)  # (this process, processes) sharing the scoring of each generation (data-parallel)
     compare_methods: bool = True  # also score the seed methods themselves, each with its own attention scale
     provenance: dict = field(default_factory=dict)  # recorded in the factor file: command, data, stage
 
@@ -474,21 +496,22 @@ def run_search(model, documents, search_plan, settings, run=None):
     """The search on a loaded model: writes the factor file `run.out` (its state and candidate log next to it) and
     returns the best RopeScaling, or None when `run.stop_after` ended it first."""
     p, run = search_plan, run or Run()
+    check_ranks(settings, run.ranks[1])
     started = time.time()
     state_path = os.path.splitext(run.out)[0] + ".state.json"
     config = {"length": p.length, "original": p.original, "factor": p.factor, "samples": len(documents),
               "documents": [int(d.sum()) % 1000003 for d in documents],  # a fingerprint of the documents
               **p.fingerprint}
-    print(f"searching {p.space.n_factors} factors on [1, {p.space.upper / GRID:.2f}] and n_hat in "
-          f"{list(p.space.n_hat_choices)} at length {p.length} (s = {p.factor:g}), fitness on {len(documents)} "
-          f"documents")
+    say = print if run.write else lambda *_: None  # one voice for a launched run
+    say(f"searching {p.space.n_factors} factors on [1, {p.space.upper / GRID:.2f}] and n_hat in "
+        f"{list(p.space.n_hat_choices)} at length {p.length} (s = {p.factor:g}), fitness on {len(documents)} documents")
 
     def score(candidate):  # one document at a time: early rejection may stop after any of them
         rope = p.rope(candidate)
         return (run.loss_fn(model, rope, [doc]) for doc in documents)
 
     logbook = Logbook(state_path, run.resume, run.write, config)
-    state = evolve(score, p.space, p.seeds, settings, logbook, run.stop_after)
+    state = evolve(score, p.space, p.seeds, settings, logbook, run.stop_after, run.ranks)
     if state["iteration"] < settings.iterations:
         return None
     history = state["history"]
@@ -512,11 +535,20 @@ def run_search(model, documents, search_plan, settings, run=None):
         longrope.save_factors(run.out, rope, model.config.rotary_dim, **record)
         print(f"wrote {run.out}, {state_path} and {history_csv_path(state_path)}")
     new = [h for h in history if h["iteration"] > logbook.resumed_at]  # a resumed run scores only the rest
-    print(f"best perplexity {best['ppl']:.4f} at length {p.length} (n_hat {rope.n_hat}); seeds: "
-          + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
-          + f"; {len(new)} candidates evaluated ({forward_passes(new, len(documents))} forward passes) in "
-            f"{minutes:.1f} min ({len(new) / max(minutes, 1e-9):.0f}/min)")
+    say(f"best perplexity {best['ppl']:.4f} at length {p.length} (n_hat {rope.n_hat}); seeds: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
+        + f"; {len(new)} candidates evaluated ({forward_passes(new, len(documents))} forward passes) in "
+          f"{minutes:.1f} min ({len(new) / max(minutes, 1e-9):.0f}/min)")
     return replace(rope, extra=record)
+
+
+def check_ranks(settings, n_ranks):
+    """Processes share a generation's candidates: each needs at least one."""
+    fewest = min(settings.population, settings.mutations + settings.crossovers)
+    if n_ranks > fewest:
+        raise ValueError(f"{n_ranks} processes would share generations of as few as {fewest} candidates (population "
+                         f"{settings.population}, {settings.mutations} mutations + {settings.crossovers} crossovers); "
+                         f"launch at most {fewest} processes")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -600,9 +632,15 @@ def main(argv=None):
         raise ValueError(f"--early-reject must be a margin of at least 0 nats, got {args.early_reject}")
     settings = Settings(args.population, args.iterations, args.parents, args.mutations, args.crossovers,
                         args.mutation_prob, args.seed, args.early_reject)
+    rank, n_ranks, device = 0, int(os.environ.get("WORLD_SIZE", "1")), args.device  # torchrun sets WORLD_SIZE
+    check_ranks(settings, n_ranks)
+    if n_ranks > 1:
+        import parallel
+        rank, n_ranks, launched_on = parallel.init_distributed()
+        device = device or launched_on
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(args.model, device=args.device)
+    model = load_model(args.model, device=device)
     if args.compile:
         model.compile_layers()
     rotary_dim = model.config.rotary_dim
@@ -623,7 +661,10 @@ def main(argv=None):
                   "command": "python search.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
     search_plan = plan(model, None if recover else length, original, recover, length if recover else None, init,
                        args.attention_factor, seed_methods)
-    run_search(model, documents, search_plan, settings, Run(args.out, args.resume, provenance=provenance))
+    run_search(model, documents, search_plan, settings, Run(args.out, args.resume, write=rank == 0,
+                                                            ranks=(rank, n_ranks), provenance=provenance))
+    if n_ranks > 1:
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ the step). Before anything starts, the memory each fine-tuning stage needs is es
 On one device this is plain PyTorch (AdamW, bf16 autocast on GPUs that have it, activation checkpointing, chunked
 loss, gradient accumulation). Under `torchrun --nproc_per_node N train.py ... --sp P` (or the deepspeed launcher)
 the fine-tuning runs DeepSpeed ZeRO-3 with Ulysses sequence parallelism of degree P, applied from here
-(parallel.py), and the searches score candidates with the same sequence-parallel forward.
+(parallel.py), and the searches score candidates with the same sequence-parallel forward, each data-parallel group
+its share of every generation.
 
 Defaults are the paper's (lr 2e-5 with linear decay, batch 32, search population 64 x 40 iterations; the 20 warmup
 steps are ours: Section 4.1 states none);
@@ -217,8 +218,10 @@ def pipeline(args, argv):
             # the factors the model was fine-tuned with, and their attention scale: the weights learned that
             # temperature, and the second search only moves positions (the default for s = 512 L would be larger)
             kw["init"], kw["attention_factor"] = model.rope, tuned_attention_scale(model)
+        # data-parallel groups share each generation's candidates; the ranks of a group score theirs together
         run = search.Run(path, resume=before >= 0, stop_after=stop, write=ctx.main, loss_fn=ctx.loss_fn(),
-                         compare_methods=False, provenance={"stage": name, "command": common.reproducing_command(argv)})
+                         ranks=(ctx.dp_rank, ctx.dp_world), compare_methods=False,
+                         provenance={"stage": name, "command": common.reproducing_command(argv)})
         rope = search.run_search(model, docs, search.plan(model, **kw), settings, run)
         del model
         if rope is None:

@@ -5,6 +5,8 @@ import csv
 import json
 import math
 import os
+import socket
+import subprocess
 import sys
 from dataclasses import replace
 
@@ -12,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 import common  # noqa: E402
 import longrope  # noqa: E402
@@ -390,6 +393,59 @@ def test_early_rejection_on_a_real_model_counts_forward_passes_and_resumes(model
         rope = longrope.RopeScaling("longrope", 4.0, ORIGINAL, search.candidate_of(h).factors, n_hat=h["n_hat"])
         assert h["losses"] == pytest.approx([search.evaluate_loss(model, rope, [d]) for d in docs[:len(h["losses"])]],
                                             abs=1e-6)
+
+
+def test_each_process_scores_its_share_of_a_generation_and_gathers_the_rest(monkeypatch):
+    """Process 1 of 2 scores candidates 1 and 3 of five, round-robin; process 0's scores arrive by all_gather."""
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    candidates = [(space.snap([1.0 + 0.5 * i] * 8), "mutation") for i in range(5)]
+    scored = []
+
+    def score(candidate):
+        scored.append(candidate)
+        return [synthetic_loss(candidate), 2.0]
+
+    def all_gather_object(out, mine):
+        out[:] = [{i: ([float(i)], True) for i in (0, 2, 4)}, mine]
+
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    monkeypatch.setattr(torch.distributed, "all_gather_object", all_gather_object)
+    results = search.score_generation(score, candidates, ranks=(1, 2))
+    assert scored == [candidates[1][0], candidates[3][0]]
+    assert results == [([0.0], True), ([synthetic_loss(candidates[1][0]), 2.0], False), ([2.0], True),
+                       ([synthetic_loss(candidates[3][0]), 2.0], False), ([4.0], True)]
+
+
+def test_two_processes_share_the_candidates_and_reach_one_process_result(model_dir, tmp_path):
+    """torchrun, 2 CPU processes (gloo): each scores every other candidate of a generation, with early rejection on,
+    and the gathered scores give the state, candidate log and factors of one process, bit for bit."""
+    shape = ["--model", model_dir, "--target", "4x", "--population", 6, "--parents", 3, "--mutations", 3,
+             "--crossovers", 3, "--iterations", 2, "--samples", 3, "--device", "cpu", "--threads", 1,
+             "--early-reject", 0]
+    assert cli(*shape, "--out", tmp_path / "one.json") == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+              os.path.join(ROOT, "search.py"), *map(str, shape), "--out", str(tmp_path / "two.json")]
+    done = subprocess.run(launch, env=dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "one.state.json").read_text() == (tmp_path / "two.state.json").read_text()
+    assert (tmp_path / "one.history.csv").read_text() == (tmp_path / "two.history.csv").read_text()
+    one, two = (json.load(open(tmp_path / f)) for f in ("one.json", "two.json"))
+    assert one["rope_scaling"] == two["rope_scaling"] and one["loss"] == two["loss"]
+    assert one["forward_passes"] == two["forward_passes"] < 3 * one["evaluated"]  # some were dropped
+    assert done.stdout.count("best perplexity") == 1  # the first process speaks for both
+
+
+def test_more_processes_than_candidates_is_one_sentence_and_exit_code_2(model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "7")  # as torchrun --nproc_per_node 7 would set it, before any process group
+    assert cli("--model", model_dir, "--target", "4x", "--population", 6, "--mutations", 3, "--crossovers", 3,
+               "--out", "/tmp/unused.json") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: 7 processes would share generations of as few as 6 candidates (population 6, 3 mutations "
+                   "+ 3 crossovers); launch at most 6 processes")
 
 
 def test_recovery_searches_short_factors_and_keeps_the_long_ones(model_dir, tmp_path):
