@@ -35,7 +35,6 @@ import json
 import math
 import os
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -132,9 +131,9 @@ def evolve(score, space, seeds, settings, logbook=None, stop_after=None, ranks=(
             else:
                 parents = select_parents(history, state["population"], settings.parents)  # Top-k
                 children = next_generation(history, parents, space, settings, rng, seen)  # N1 mutations + N2 crossovers
-            results = score_generation(score, children, race_cut(history, parents, settings), settings.early_reject,
-                                       ranks)
-            population = parents + record(history, children, results, iteration, settings.early_reject is not None)
+            cut = race_cut(history, parents, settings)  # early rejection: the losses a child must keep up with
+            results = score_generation(score, children, cut, settings.early_reject, ranks)  # evaluate
+            population = parents + record(history, children, results, iteration, settings)
             end_iteration(state, iteration, population, rng, logbook)
     return state
 
@@ -246,9 +245,9 @@ def score_generation(score, candidates, cut=None, margin=None, ranks=(0, 1)):
     """Each candidate's losses on the documents it was scored on, and whether racing dropped it (`race`).
 
     Under a launcher the candidates are dealt round-robin: process r of n scores candidates r, r + n, ... and every
-    process gathers every score, as the official code runs one evaluator per device. A score does not depend on
-    which process computed it (the same kernels on the same kind of device), so the search reaches the same result
-    for any number of processes."""
+    process gathers every score (the official code runs one evaluator process per copy of the model). A score does
+    not depend on which process computed it (the same kernels on the same kind of device), so the search reaches
+    the same result for any number of processes."""
     rank, n_ranks = ranks
     mine = {i: race(score(c), cut, margin) for i, (c, _) in enumerate(candidates) if i % n_ranks == rank}
     if n_ranks > 1:
@@ -280,9 +279,9 @@ def race_cut(history, parents, settings):
     return worst["losses"] if math.isfinite(worst["loss"]) else None
 
 
-def record(history, candidates, results, iteration, keep_losses):
+def record(history, candidates, results, iteration, settings):
     """Appends the scored candidates to the history (a dropped one with loss inf, never selected); returns their
-    indices. `keep_losses` (early rejection) also keeps each one's per-document losses, the cut of later races."""
+    indices. With early rejection each also keeps its per-document losses, what later candidates race against."""
     for (candidate, origin), (losses, dropped) in zip(candidates, results):
         loss = math.inf if dropped else sum(losses) / len(losses)
         if not math.isfinite(loss) and not dropped:
@@ -291,7 +290,7 @@ def record(history, candidates, results, iteration, keep_losses):
             loss = math.inf
         history.append({"iteration": iteration, "origin": origin, "n_hat": candidate.n_hat, "loss": loss,
                         "ppl": perplexity(loss), "steps": list(candidate.steps),
-                        **({"losses": losses, "dropped": dropped} if keep_losses else {})})
+                        **({} if settings.early_reject is None else {"losses": losses, "dropped": dropped})})
     return list(range(len(history) - len(candidates), len(history)))
 
 
