@@ -11,16 +11,21 @@ folders (params.json + consolidated.*.pth, whose interleaved q/k layout is conve
 found tensor used, shapes asserted, an error naming the key. A fused weight is split into its parts once, at load,
 and fused again by `save_model`, so a saved folder is the family's own format and loads in transformers' own class.
 The model is built on the meta device and mmap'd tensors are assigned, so a 7B model needs about one copy of its
-weights in memory.
+weights in memory. `export_model` (search.py --export) copies a Hugging Face folder with searched factors in its
+config.json.
 """
 
 import glob
 import json
 import os
+import shutil
+import sys
 from dataclasses import dataclass, replace
 
 import torch
 
+import common
+import longrope
 from longrope import RopeScaling, check_rope_dict, rope_from_hf, to_hf
 from model import ModelConfig, Transformer
 
@@ -384,4 +389,48 @@ def save_model(model, out_dir, rope=None, dtype=None):
     with open(os.path.join(out_dir, "config.json.tmp"), "w") as f:
         json.dump(config, f, indent=2)
     os.replace(os.path.join(out_dir, "config.json.tmp"), os.path.join(out_dir, "config.json"))
+    return out_dir
+
+
+MODEL_FILES = (".safetensors", ".bin", ".json", ".model", ".txt", ".tiktoken")  # weights, tokenizer, generation config
+
+
+def export_model(model_dir, factors_path, out_dir):
+    """A copy of a Hugging Face model folder whose config.json carries the searched rope dict."""
+    model_dir = resolve_model_dir(model_dir)
+    config_path = os.path.join(model_dir, "config.json")
+    if not os.path.exists(config_path):
+        raise ValueError(f"{model_dir} has no config.json; export needs a Hugging Face model folder")
+    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
+        raise ValueError(f"export folder {out_dir} is the model folder itself; choose another")
+    with open(config_path) as f:
+        config = json.load(f)
+    cfg = config_from_hf(config)
+    rope = longrope.load_factors(factors_path, cfg.rotary_dim)
+    original = longrope.rope_from_hf(rope_dict_from_hf(config), cfg.rotary_dim,
+                                     cfg.max_position_embeddings).original_max_len
+    if rope.original_max_len != original:
+        raise ValueError(f"{factors_path} was searched for original length {rope.original_max_len} but "
+                         f"{config_path} says {original}")
+    os.makedirs(out_dir, exist_ok=True)
+    for name in sorted(os.listdir(model_dir)):
+        src, dst = os.path.join(model_dir, name), os.path.join(out_dir, name)
+        if name == "config.json" or not os.path.isfile(src) or not name.endswith(MODEL_FILES):
+            continue  # training states, logs and the like stay behind
+        if os.path.exists(dst):
+            os.remove(dst)
+        try:
+            os.link(src, dst)  # weights: a hard link costs no disk space and survives moving either folder
+        except OSError:
+            shutil.copy2(src, dst)
+    extended = hf_config_dict(cfg, rope)
+    config.pop("rope_parameters", None)  # transformers 5's key; `rope_scaling` below replaces it
+    # partial_rotary_factor may have been inside the replaced rope_parameters only
+    keys = ("rope_scaling", "rope_theta", "max_position_embeddings", "n_hat", "partial_rotary_factor")
+    config.update({k: extended[k] for k in keys if k in extended})
+    common.save_json(os.path.join(out_dir, "config.json"), config)
+    if rope.n_hat > 0:
+        print(f"warning: n_hat = {rope.n_hat} is stored in config.json but transformers does not apply it (its "
+              f"first {rope.n_hat} positions get scaled too); here, apply it with "
+              f"model.set_rope(longrope.load_factors('{factors_path}', {cfg.rotary_dim}))", file=sys.stderr)
     return out_dir

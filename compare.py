@@ -175,11 +175,12 @@ def ablations(out, run, stages, original, target, tuned, documents, short_docume
         search_docs, _ = train.pipeline_documents(val_docs, stages, original, target, args)
         budget = train.parse_budget(run["final_search_budget"], "--final-search-budget")
         settings = search.Settings(*budget, mutation_prob=0.3, seed=run["seed"])
-        search.run_search(model, search_docs[target], no_n_hat, settings, target_len=target, original=original,
-                          init=model.rope, attention_factor=scale, resume=True, compare_methods=False,
-                          search_n_hat=False, provenance={"stage": "ablation: second search without n_hat"})
-    _, _, _, _, seeds, to_rope = search.plan(model, target, original, init=model.rope, attention_factor=scale)
-    seeds = dict(seeds)
+        without = search.plan(model, target, original, init=model.rope, attention_factor=scale, search_n_hat=False)
+        search.run_search(model, search_docs[target], without, settings,
+                          search.Run(no_n_hat, resume=True, compare_methods=False,
+                                     provenance={"stage": "ablation: second search without n_hat"}))
+    second = search.plan(model, target, original, init=model.rope, attention_factor=scale)
+    seeds, to_rope = dict(second.seeds), second.rope
     final = longrope.load_factors(os.path.join(out, "longrope", "factors-final.json"), model.config.rotary_dim)
     rows = [("second search (with n_hat)", tuned_dir, final, documents, target),
             ("second search without n_hat", tuned_dir, longrope.load_factors(no_n_hat, model.config.rotary_dim),

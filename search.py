@@ -2,7 +2,7 @@
 
 Section 3.2, Algorithm 1: every frequency i of RoPE gets its own rescale factor lambda_i, and the first n_hat
 positions keep their original angles (Eq. 3). Both are found by an evolutionary search whose fitness is the
-perplexity of the unchanged model on a few long documents at the target length:
+perplexity of the unchanged model on a few long documents at the target length (`evolve`):
 
     P_0  = PI, NTK and YaRN factors for the scale s, plus mutations of them        (seed_population)
     for each iteration:
@@ -13,14 +13,21 @@ perplexity of the unchanged model on a few long documents at the target length:
         and is never one already evaluated                                          (fresh)
 
 Section 3.3: `--recover` repeats the search at the original length for the short factors, which take over when a
-sequence fits the original window, so the extended model keeps its short-context quality.
+sequence fits the original window, so the extended model keeps its short-context quality. What a search looks for,
+long or short factors, at which length and from which seeds, is its SearchPlan (`plan`).
+
+`--early-reject MARGIN` (racing, ours: the same search for fewer forward passes): a new candidate is scored one
+document at a time and dropped once its mean loss so far exceeds the worst parent's on the same documents by more
+than MARGIN nats (`race`). It could only have become a parent by doing much better on the documents left.
+Under `torchrun --nproc_per_node N search.py ...` each process scores every N-th candidate of a generation and the
+losses are gathered (`score_generation`): the same result for any N.
 
     python search.py --model tiny --target 8x --out factors.json          # search the long factors
     python search.py --model tiny --recover --factors factors.json --out factors_rec.json
     python search.py --model tiny --factors factors_rec.json --export tiny_8x   # a folder transformers loads
 
-The state (history, population, RNG) is saved after every iteration; `--resume` continues to the result an
-uninterrupted run with the same seed reaches.
+The state (history, population, RNG) is saved after every iteration (`Logbook`); `--resume` continues to the result
+an uninterrupted run with the same seed reaches.
 """
 
 import argparse
@@ -28,10 +35,11 @@ import json
 import math
 import os
 import shlex
-import shutil
 import sys
 import time
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -39,8 +47,9 @@ from tqdm import tqdm
 
 import common
 import longrope
+from checkpoint import export_model
 from longrope import RopeScaling
-from model import config_from_hf, hf_config_dict, load_model, resolve_model_dir, rope_dict_from_hf
+from model import load_model, resolve_model_dir
 
 N_HAT_CANDIDATES = (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64, 128, 256)  # Section 3.2's set for n_hat
 GRID = 100  # factors live on a 0.01 grid, held as integer hundredths so duplicates compare exactly
@@ -57,6 +66,12 @@ class Settings:
     crossovers: int = 16
     mutation_prob: float = 0.3
     seed: int = 0
+    early_reject: float | None = None  # ours: the racing margin in nats (None: every candidate sees every document)
+
+    def fingerprint(self):
+        """The settings a saved search records; options left unset are left out, so their state files stay as they
+        were before the options existed."""
+        return {k: v for k, v in vars(self).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,11 @@ class Candidate:
     @property
     def factors(self):
         return tuple(step / GRID for step in self.steps)
+
+
+def candidate_of(entry):
+    """The candidate a history entry records."""
+    return Candidate(tuple(entry["steps"]), entry["n_hat"])
 
 
 @dataclass(frozen=True)
@@ -87,23 +107,39 @@ def search_space(factor, head_dim, target_len, search_n_hat=True):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The steps of Algorithm 1
+# Algorithm 1
 
 
-def yarn_on_top(factors, head_dim, base, length, scale, beta_fast=32.0, beta_slow=1.0):
-    """YaRN's "NTK-by-parts" rule (Peng et al. 2023, arXiv 2309.00071) on frequencies already rescaled by `factors`,
-    stretching a window of `length` tokens `scale` times: a frequency that turns r times over the window keeps its
-    factor if r > beta_fast, is interpolated by `scale` if r < beta_slow, and in between by the paper's ramp
-    gamma = (r - beta_slow) / (beta_fast - beta_slow) (transformers ramps over channel indices instead).
+def evolve(score, space, seeds, settings, logbook=None, stop_after=None, ranks=(0, 1)):
+    """Algorithm 1. `score(candidate)` yields the candidate's loss on each fitness document in turn (the fitness is
+    their mean); returns the state: every candidate scored (`history`), the final population (indices into it, best
+    first) and the best loss after each iteration (`curve`).
 
-    A seed of ours for the second search of Section 3.3, which does not describe its seeds: the model was fine-tuned
-    at `length` with `factors`, so the fast frequencies it already handles keep their angles and only the slow ones,
-    which never turned in that window, are stretched; PI on top of the same factors (the "init" seed) also slows the
-    fast ones down."""
-    factors = torch.tensor(factors, dtype=torch.float64)
-    turns = length * longrope.inverse_frequencies(head_dim, base).double() / factors / (2 * math.pi)
-    gamma = ((turns - beta_slow) / (beta_fast - beta_slow)).clamp(0, 1)
-    return (factors / (gamma + (1 - gamma) / scale)).tolist()
+    `logbook` (Logbook) saves the state after each iteration, or resumes a saved one. `stop_after` ends the run after
+    that many iterations, as a kill would (for tests). `ranks` = (this process, processes) shares the scoring of
+    each generation (score_generation)."""
+    logbook = logbook or Logbook()
+    last = settings.iterations if stop_after is None else min(settings.iterations, stop_after)
+    with logbook.open(settings, space) as state:
+        history, rng = state["history"], restore_rng(state["rng"])
+        seen = {candidate_of(h) for h in history}
+        while state["iteration"] < last:
+            iteration = state["iteration"] + 1
+            if iteration == 0:  # P_0: the seeds, then mutations of them
+                parents = []
+                children = seed_population(seeds, space, settings.population, rng, settings.mutation_prob, seen)
+            else:
+                parents = select_parents(history, state["population"], settings.parents)  # Top-k
+                children = next_generation(history, parents, space, settings, rng, seen)  # N1 mutations + N2 crossovers
+            cut = race_cut(history, parents, settings)  # early rejection: the losses a child must keep up with
+            results = score_generation(score, children, cut, settings.early_reject, ranks)  # evaluate
+            population = parents + record(history, children, results, iteration, settings)
+            end_iteration(state, iteration, population, rng, logbook)
+    return state
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Its steps
 
 
 def make_monotone(steps):
@@ -174,10 +210,9 @@ def select_parents(history, population, k):
 
 def next_generation(history, parents, space, settings, rng, seen):
     """N1 mutations and N2 crossovers of the parents, each new and monotone."""
-    candidate = lambda i: Candidate(tuple(history[i]["steps"]), history[i]["n_hat"])  # noqa: E731
     children = []
     for _ in range(settings.mutations):
-        parent = candidate(parents[rng.integers(len(parents))])
+        parent = candidate_of(history[parents[rng.integers(len(parents))]])
         child = fresh(lambda: mutate(parent, space, rng, settings.mutation_prob), seen)
         if child is not None:
             children.append((child, "mutation"))
@@ -185,7 +220,7 @@ def next_generation(history, parents, space, settings, rng, seen):
         if len(parents) < 2:
             break
         i, j = sorted(rng.choice(len(parents), 2, replace=False))
-        a, b = candidate(parents[i]), candidate(parents[j])
+        a, b = candidate_of(history[parents[i]]), candidate_of(history[parents[j]])
         child, origin = fresh(lambda: crossover(a, b, rng), seen, tries=20), "crossover"
         if child is None:  # identical parents, or every mix already seen: mutate instead (official code)
             child, origin = fresh(lambda: mutate(a, space, rng, settings.mutation_prob), seen), "mutation"
@@ -203,78 +238,136 @@ def evaluate_loss(model, rope, documents):
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The search loop, resumable
+# Around the steps: scoring a generation (processes sharing it, early rejection), the history
 
 
-def evolve(score, space, seeds, settings, state_path=None, resume=False, stop_after=None, config=None, write=True):
-    """Algorithm 1. `score(candidate) -> loss`; returns the state: every evaluated candidate (`history`), the
-    final population (indices into it, best first) and the best loss after each iteration (`curve`).
+def score_generation(score, candidates, cut=None, margin=None, ranks=(0, 1)):
+    """Each candidate's losses on the documents it was scored on, and whether racing dropped it (`race`).
 
-    `config` (what must not change between a run and its resumption) is stored with the state and checked on
-    `resume`. `stop_after` ends the run after that many iterations, as a kill would (for tests). `write=False`
-    (ranks other than 0 of a distributed run, which compute the same state) reads a saved state but never writes.
-    """
-    config = dict(config or {}, **vars(settings), space=[space.n_factors, space.upper, list(space.n_hat_choices)])
-    if resume and state_path and os.path.exists(state_path):
-        state = load_state(state_path, config)
-    else:
-        if resume:
-            print(f"no saved search at {state_path}; starting a new one")
-        rng = np.random.default_rng(settings.seed)
-        state = {"config": config, "iteration": -1, "history": [], "population": [], "curve": [],
-                 "rng": rng.bit_generator.state}
+    Under a launcher the candidates are dealt round-robin: process r of n scores candidates r, r + n, ... and every
+    process gathers every score (the official code runs one evaluator process per copy of the model). A score does
+    not depend on which process computed it (the same kernels on the same kind of device), so the search reaches
+    the same result for any number of processes."""
+    rank, n_ranks = ranks
+    mine = {i: race(score(c), cut, margin) for i, (c, _) in enumerate(candidates) if i % n_ranks == rank}
+    if n_ranks > 1:
+        gathered = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, mine)
+        mine = {i: result for part in gathered for i, result in part.items()}
+    return [mine[i] for i in range(len(candidates))]
+
+
+def race(losses, cut, margin):
+    """Early rejection (racing; ours): reads the candidate's per-document losses one at a time and stops once their
+    mean exceeds the mean of `cut` (the worst parent's losses) on the same documents by more than `margin` nats, or
+    is not a number. Returns (the losses read, dropped); without a cut, every loss."""
+    read = []
+    for loss in losses:
+        read.append(float(loss))
+        n = len(read)
+        if cut is not None and n < len(cut) and not sum(read) / n <= sum(cut[:n]) / n + margin:
+            return read, True
+    return read, False
+
+
+def race_cut(history, parents, settings):
+    """What a new candidate races against: the worst parent's losses, once there are k parents (a child worse than
+    all k cannot be selected); None without early rejection, before the first parents, or if that parent failed."""
+    if settings.early_reject is None or len(parents) < settings.parents:
+        return None
+    worst = history[parents[-1]]
+    return worst["losses"] if math.isfinite(worst["loss"]) else None
+
+
+def record(history, candidates, results, iteration, settings):
+    """Appends the scored candidates to the history (a dropped one with loss inf, never selected); returns their
+    indices. With early rejection each also keeps its per-document losses, what later candidates race against."""
+    for (candidate, origin), (losses, dropped) in zip(candidates, results):
+        loss = math.inf if dropped else sum(losses) / len(losses)
+        if not math.isfinite(loss) and not dropped:
+            tqdm.write(f"candidate {len(history)} ({origin}, n_hat {candidate.n_hat}) gave loss {loss}; "
+                       f"scored as the worst")
+            loss = math.inf
+        history.append({"iteration": iteration, "origin": origin, "n_hat": candidate.n_hat, "loss": loss,
+                        "ppl": perplexity(loss), "steps": list(candidate.steps),
+                        **({} if settings.early_reject is None else {"losses": losses, "dropped": dropped})})
+    return list(range(len(history) - len(candidates), len(history)))
+
+
+def end_iteration(state, iteration, population, rng, logbook):
+    """The population sorted best first, the best loss so far on the curve, and the RNG's state with them: a resumed
+    search draws what an uninterrupted one would."""
     history = state["history"]
+    state.update(iteration=iteration, population=select_parents(history, population, len(population)),
+                 rng=rng.bit_generator.state)
+    state["curve"].append(history[state["population"][0]]["loss"])
+    logbook.save(state)
+
+
+def restore_rng(rng_state):
     rng = np.random.default_rng()
-    rng.bit_generator.state = state["rng"]
-    seen = {Candidate(tuple(h["steps"]), h["n_hat"]) for h in history}
-
-    def run(candidates, iteration):
-        indices = []
-        for candidate, origin in candidates:
-            loss = float(score(candidate))
-            if not math.isfinite(loss):
-                tqdm.write(f"candidate {len(history)} ({origin}, n_hat {candidate.n_hat}) gave loss {loss}; "
-                           f"scored as the worst")
-                loss = math.inf
-            history.append({"iteration": iteration, "origin": origin, "n_hat": candidate.n_hat, "loss": loss,
-                            "ppl": perplexity(loss), "steps": list(candidate.steps)})
-            indices.append(len(history) - 1)
-        return indices
-
-    def finish_iteration(iteration, population):
-        state.update(iteration=iteration, population=select_parents(history, population, len(population)),
-                     rng=rng.bit_generator.state)
-        state["curve"].append(history[state["population"][0]]["loss"])
-        if state_path and write:
-            common.save_json(state_path, state)
-            common.save_csv(history_csv_path(state_path), history_rows(history))
-        bar.set_postfix(best_ppl=f"{perplexity(state['curve'][-1]):.3f}", evaluated=len(history))
-        bar.update(1)
-
-    with tqdm(total=settings.iterations + 1, initial=state["iteration"] + 1, desc="search", unit="iter") as bar:
-        if state["iteration"] < 0:
-            population = seed_population(seeds, space, settings.population, rng, settings.mutation_prob, seen)
-            finish_iteration(0, run(population, 0))
-        while state["iteration"] < settings.iterations:
-            if stop_after is not None and state["iteration"] >= stop_after:
-                break
-            iteration = state["iteration"] + 1
-            parents = select_parents(history, state["population"], settings.parents)
-            children = next_generation(history, parents, space, settings, rng, seen)
-            finish_iteration(iteration, parents + run(children, iteration))
-    return state
+    rng.bit_generator.state = rng_state
+    return rng
 
 
 def perplexity(loss):
     return math.exp(loss) if loss < 700 else math.inf
 
 
+def forward_passes(history, documents):
+    """Forward passes the search spent: one per candidate and document it was scored on."""
+    return sum(len(h["losses"]) if "losses" in h else documents for h in history)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Beside the loop: the state file, the candidate log, the progress bar
+
+
+class Logbook:
+    """What a search keeps as it runs: its state file (`*.state.json`: what the search was run with, every candidate
+    scored, the population, the curve and the RNG's state) and candidate log (`*.history.csv`), both rewritten
+    atomically after every iteration, and the progress bar.
+
+    `config` (what must not change between a run and its resumption, with the settings and the space) is stored with
+    the state and checked on `resume`. `write=False` (processes other than the first of a launched run, which
+    compute the same state) reads a saved state but never writes."""
+
+    def __init__(self, path=None, resume=False, write=True, config=None):
+        self.path, self.resume, self.write, self.config = path, resume, write, config or {}
+        self.resumed_at = -1  # the last iteration of the state it started from (-1: a new search)
+
+    @contextmanager
+    def open(self, settings, space):
+        config = dict(self.config, **settings.fingerprint(),
+                      space=[space.n_factors, space.upper, list(space.n_hat_choices)])
+        if self.resume and self.path and os.path.exists(self.path):
+            state = load_state(self.path, config)
+        else:
+            if self.resume:
+                print(f"no saved search at {self.path}; starting a new one")
+            state = {"config": config, "iteration": -1, "history": [], "population": [], "curve": [],
+                     "rng": np.random.default_rng(settings.seed).bit_generator.state}
+        self.resumed_at = state["iteration"]
+        quiet = {} if self.write else {"disable": True}  # one bar for a launched run
+        with tqdm(total=settings.iterations + 1, initial=state["iteration"] + 1, desc="search", unit="iter",
+                  **quiet) as bar:
+            self.bar = bar
+            yield state
+
+    def save(self, state):
+        if self.path and self.write:
+            common.save_json(self.path, state)
+            common.save_csv(history_csv_path(self.path), history_rows(state["history"]))
+        self.bar.set_postfix(best_ppl=f"{perplexity(state['curve'][-1]):.3f}", evaluated=len(state["history"]))
+        self.bar.update(1)
+
+
 def load_state(path, config):
     with open(path) as f:
         state = json.load(f)
-    for key, value in config.items():
-        if key != "iterations" and state["config"].get(key) != value:
-            raise ValueError(f"--resume: {key} is {value!r} but the saved search {path} used "
+    for key in dict(config, **state["config"]):  # an option set in one run and not the other differs too
+        if key != "iterations" and state["config"].get(key) != config.get(key):
+            raise ValueError(f"--resume: {key} is {config.get(key)!r} but the saved search {path} used "
                              f"{state['config'].get(key)!r}")
     state["config"] = config  # more iterations than before extend the search
     return state
@@ -285,57 +378,176 @@ def history_csv_path(state_path):
 
 
 def history_rows(history):
-    return [{"index": i, "iteration": h["iteration"], "origin": h["origin"], "n_hat": h["n_hat"],
+    rows = [{"index": i, "iteration": h["iteration"], "origin": h["origin"], "n_hat": h["n_hat"],
              "loss": f"{h['loss']:.6f}", "ppl": f"{h['ppl']:.4f}",
              "factors": " ".join(f"{s / GRID:.2f}" for s in h["steps"])} for i, h in enumerate(history)]
+    for row, h in zip(rows, history):
+        if "losses" in h:  # early rejection: the documents each was scored on (a dropped one's loss is inf)
+            row.update(documents=len(h["losses"]), dropped=int(h["dropped"]),
+                       loss_so_far=f"{sum(h['losses']) / len(h['losses']):.6f}")
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Exporting a folder transformers loads
+# What a search looks for
 
 
-MODEL_FILES = (".safetensors", ".bin", ".json", ".model", ".txt", ".tiktoken")  # weights, tokenizer, generation config
+@dataclass
+class SearchPlan:
+    """One search, as `plan` sets it up: the factors its candidates fill in, the length they are scored at, and
+    where the population starts."""
+    length: int  # tokens of each fitness document
+    factor: float  # s: the factors stretch the original length s times
+    original: int  # L, the original length
+    space: SearchSpace
+    seeds: list  # (name, Candidate): P_0's first members
+    base: RopeScaling  # every candidate's rescaling but for the factors it searches
+    short: bool = False  # the short factors (recovery, Section 3.3); otherwise the long ones and n_hat
+    seed_methods: tuple = SEED_METHODS
+    fingerprint: dict = field(default_factory=dict)  # what a resumed search must share, beyond length and documents
+
+    def rope(self, candidate):
+        if self.short:
+            return replace(self.base, short_factor=candidate.factors)
+        return replace(self.base, long_factor=candidate.factors, n_hat=candidate.n_hat)
 
 
-def export_model(model_dir, factors_path, out_dir):
-    """A copy of a Hugging Face model folder whose config.json carries the searched rope dict."""
-    model_dir = resolve_model_dir(model_dir)
-    config_path = os.path.join(model_dir, "config.json")
-    if not os.path.exists(config_path):
-        raise ValueError(f"{model_dir} has no config.json; export needs a Hugging Face model folder")
-    if os.path.abspath(out_dir) == os.path.abspath(model_dir):
-        raise ValueError(f"export folder {out_dir} is the model folder itself; choose another")
-    with open(config_path) as f:
-        config = json.load(f)
-    cfg = config_from_hf(config)
-    rope = longrope.load_factors(factors_path, cfg.rotary_dim)
-    original = longrope.rope_from_hf(rope_dict_from_hf(config), cfg.rotary_dim,
-                                     cfg.max_position_embeddings).original_max_len
-    if rope.original_max_len != original:
-        raise ValueError(f"{factors_path} was searched for original length {rope.original_max_len} but "
-                         f"{config_path} says {original}")
-    os.makedirs(out_dir, exist_ok=True)
-    for name in sorted(os.listdir(model_dir)):
-        src, dst = os.path.join(model_dir, name), os.path.join(out_dir, name)
-        if name == "config.json" or not os.path.isfile(src) or not name.endswith(MODEL_FILES):
-            continue  # training states, logs and the like stay behind
-        if os.path.exists(dst):
-            os.remove(dst)
-        try:
-            os.link(src, dst)  # weights: a hard link costs no disk space and survives moving either folder
-        except OSError:
-            shutil.copy2(src, dst)
-    extended = hf_config_dict(cfg, rope)
-    config.pop("rope_parameters", None)  # transformers 5's key; `rope_scaling` below replaces it
-    # partial_rotary_factor may have been inside the replaced rope_parameters only
-    keys = ("rope_scaling", "rope_theta", "max_position_embeddings", "n_hat", "partial_rotary_factor")
-    config.update({k: extended[k] for k in keys if k in extended})
-    common.save_json(os.path.join(out_dir, "config.json"), config)
-    if rope.n_hat > 0:
-        print(f"warning: n_hat = {rope.n_hat} is stored in config.json but transformers does not apply it (its "
-              f"first {rope.n_hat} positions get scaled too); here, apply it with "
-              f"model.set_rope(longrope.load_factors('{factors_path}', {cfg.rotary_dim}))", file=sys.stderr)
-    return out_dir
+def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None, attention_factor=None,
+         seed_methods=SEED_METHODS, search_n_hat=True):
+    """What is searched: the long factors and n_hat at target_len, or (recover: a RopeScaling, Section 3.3) its short
+    factors at short_len (default: the original length) with the long ones fixed. Returns a SearchPlan.
+
+    `init` (a RopeScaling, e.g. the factors a model was fine-tuned with) adds two seeds, its long factors stretched
+    by target_len / its own length: PI on top of them, and YaRN's rule on top of them (`yarn_on_top`), for the
+    progressive extension's second search (Section 3.3).
+    `attention_factor` fixes the attention scale of every candidate (default: sqrt(1 + ln s / ln L) for this s).
+    `seed_methods` are the rescaling methods whose factors at target_len seed the population.
+    `search_n_hat=False` keeps n_hat at 0 (the ablation of Table 11)."""
+    rotary_dim, theta = model.config.rotary_dim, model.config.rope_theta
+    fingerprint = {"recover": None if recover is None else list(recover.long_factor),
+                   "init": None if init is None else list(init.long_factor), "attention_factor": attention_factor,
+                   **({} if search_n_hat else {"search_n_hat": False})}
+    if recover is not None:
+        factor, original = recover.factor, recover.original_max_len
+        length = short_len or original
+        if length > original:
+            raise ValueError(f"the short length {length} exceeds the original length {original}; short factors "
+                             f"only apply to sequences that fit it")
+        space = search_space(factor, rotary_dim, length, search_n_hat=False)  # n_hat only acts on long sequences
+        seeds = [("identity", space.snap([1.0] * (rotary_dim // 2))), ("long", space.snap(recover.long_factor))]
+        if recover.short_factor:
+            seeds.append(("short", space.snap(recover.short_factor)))
+        return SearchPlan(length, factor, original, space, seeds, recover, True, seed_methods, fingerprint)
+    original = original or model.rope.original_max_len  # a fine-tuned model's config holds its extended length
+    length = target_len
+    if length <= original:
+        raise ValueError(f"target length {length} must exceed the original length {original}")
+    factor = length / original
+    space = search_space(factor, rotary_dim, length, search_n_hat)
+    seeds = [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, original, length), rotary_dim, theta,
+                                                     length))) for m in seed_methods]
+    if init is not None:
+        if init.original_max_len != original or not init.long_factor:
+            raise ValueError(f"the initial factors are for original length {init.original_max_len}, not {original}")
+        stretch = factor / init.factor
+        n_hat = init.n_hat if init.n_hat in space.n_hat_choices else 0
+        seeds.append(("init", space.snap([f * stretch for f in init.long_factor], n_hat)))
+        on_top = yarn_on_top(init.long_factor, rotary_dim, theta, int(round(init.factor * original)), stretch)
+        seeds.append(("init-yarn", space.snap(on_top, n_hat)))
+    base = RopeScaling("longrope", factor, original, attention_factor=attention_factor)
+    return SearchPlan(length, factor, original, space, seeds, base, False, seed_methods, fingerprint)
+
+
+def yarn_on_top(factors, head_dim, base, length, scale, beta_fast=32.0, beta_slow=1.0):
+    """YaRN's "NTK-by-parts" rule (Peng et al. 2023, arXiv 2309.00071) on frequencies already rescaled by `factors`,
+    stretching a window of `length` tokens `scale` times: a frequency that turns r times over the window keeps its
+    factor if r > beta_fast, is interpolated by `scale` if r < beta_slow, and in between by the paper's ramp
+    gamma = (r - beta_slow) / (beta_fast - beta_slow) (transformers ramps over channel indices instead).
+
+    A seed of ours for the second search of Section 3.3, which does not describe its seeds: the model was fine-tuned
+    at `length` with `factors`, so the fast frequencies it already handles keep their angles and only the slow ones,
+    which never turned in that window, are stretched; PI on top of the same factors (the "init" seed) also slows the
+    fast ones down."""
+    factors = torch.tensor(factors, dtype=torch.float64)
+    turns = length * longrope.inverse_frequencies(head_dim, base).double() / factors / (2 * math.pi)
+    gamma = ((turns - beta_slow) / (beta_fast - beta_slow)).clamp(0, 1)
+    return (factors / (gamma + (1 - gamma) / scale)).tolist()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A search on a model
+
+
+@dataclass
+class Run:
+    """Where and how one search runs, apart from what it looks for (SearchPlan) and its shape (Settings)."""
+    out: str = "factors.json"  # the factor file; its state and candidate log go next to it
+    resume: bool = False  # continue the search saved next to `out` (a new one if there is none)
+    stop_after: int | None = None  # end after that many iterations without writing `out`, as a kill would
+    write: bool = True  # False: write nothing (processes other than the first, which compute the same state)
+    loss_fn: Callable = evaluate_loss  # (model, rope, documents) -> mean loss; train.py passes a sequence-parallel one
+    ranks: tuple = (0, 1)  # (this process, processes) sharing the scoring of each generation (data-parallel)
+    compare_methods: bool = True  # also score the seed methods themselves, each with its own attention scale
+    provenance: dict = field(default_factory=dict)  # recorded in the factor file: command, data, stage
+
+
+def run_search(model, documents, search_plan, settings, run=None):
+    """The search on a loaded model: writes the factor file `run.out` (its state and candidate log next to it) and
+    returns the best RopeScaling, or None when `run.stop_after` ended it first."""
+    p, run = search_plan, run or Run()
+    check_ranks(settings, run.ranks[1])
+    started = time.time()
+    state_path = os.path.splitext(run.out)[0] + ".state.json"
+    config = {"length": p.length, "original": p.original, "factor": p.factor, "samples": len(documents),
+              "documents": [int(d.sum()) % 1000003 for d in documents],  # a fingerprint of the documents
+              **p.fingerprint}
+    say = print if run.write else lambda *_: None  # one voice for a launched run
+    say(f"searching {p.space.n_factors} factors on [1, {p.space.upper / GRID:.2f}] and n_hat in "
+        f"{list(p.space.n_hat_choices)} at length {p.length} (s = {p.factor:g}), fitness on {len(documents)} documents")
+
+    def score(candidate):  # one document at a time: early rejection may stop after any of them
+        rope = p.rope(candidate)
+        return (run.loss_fn(model, rope, [doc]) for doc in documents)
+
+    logbook = Logbook(state_path, run.resume, run.write, config)
+    state = evolve(score, p.space, p.seeds, settings, logbook, run.stop_after, run.ranks)
+    if state["iteration"] < settings.iterations:
+        return None
+    history = state["history"]
+    best = history[state["population"][0]]
+    rope = p.rope(candidate_of(best))
+    seeds = {f"seed-{name}" for name, _ in p.seeds}
+    seed_ppl = {h["origin"][len("seed-"):]: h["ppl"] for h in history if h["origin"] in seeds}
+    minutes = (time.time() - started) / 60
+    record = {"target_length": int(round(p.factor * p.original)), "original_length": p.original,
+              "search_length": p.length, "loss": best["loss"], "ppl": best["ppl"], "seed_ppl": seed_ppl,
+              "evaluated": len(history), "forward_passes": forward_passes(history, len(documents)),
+              "samples": len(documents), "search": settings.fingerprint(),
+              "log": history_csv_path(state_path), **run.provenance, "minutes": round(minutes, 2)}
+    if p.short:
+        record = {k: v for k, v in p.base.extra.items() if k != "max_position_embeddings"} | {"recovery": record}
+    elif run.compare_methods:
+        # the seed methods themselves, each with its own attention scale, on the same documents
+        record["method_ppl"] = {m: perplexity(run.loss_fn(model, longrope.make_rope(m, p.original, p.length),
+                                                          documents)) for m in p.seed_methods}
+    if run.write:
+        longrope.save_factors(run.out, rope, model.config.rotary_dim, **record)
+        print(f"wrote {run.out}, {state_path} and {history_csv_path(state_path)}")
+    new = [h for h in history if h["iteration"] > logbook.resumed_at]  # a resumed run scores only the rest
+    say(f"best perplexity {best['ppl']:.4f} at length {p.length} (n_hat {rope.n_hat}); seeds: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
+        + f"; {len(new)} candidates evaluated ({forward_passes(new, len(documents))} forward passes) in "
+          f"{minutes:.1f} min ({len(new) / max(minutes, 1e-9):.0f}/min)")
+    return replace(rope, extra=record)
+
+
+def check_ranks(settings, n_ranks):
+    """Processes share a generation's candidates: each needs at least one."""
+    fewest = min(settings.population, settings.mutations + settings.crossovers)
+    if n_ranks > fewest:
+        raise ValueError(f"{n_ranks} processes would share generations of as few as {fewest} candidates (population "
+                         f"{settings.population}, {settings.mutations} mutations + {settings.crossovers} crossovers); "
+                         f"launch at most {fewest} processes")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -362,6 +574,10 @@ def parse_args(argv=None):
                    help="chance that a mutation changes each factor and n_hat (default: %(default)s)")
     p.add_argument("--seed", type=int, default=d.seed,
                    help="seeds the search and the choice of documents (default: %(default)s)")
+    p.add_argument("--early-reject", type=float, metavar="MARGIN",
+                   help="racing: score a new candidate one document at a time and drop it once its mean loss so far "
+                        "exceeds the worst parent's on the same documents by more than MARGIN nats, e.g. 0.02 "
+                        "(default: off, every candidate is scored on every document)")
     p.add_argument("--samples", type=int, default=5, help="documents the fitness is measured on (default: %(default)s)")
     p.add_argument("--data", help="text file/folder or token file (default: the stdlib validation split)")
     p.add_argument("--out", default="factors.json",
@@ -388,106 +604,6 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None, attention_factor=None,
-         seed_methods=SEED_METHODS, search_n_hat=True):
-    """What is searched: the long factors and n_hat at target_len, or (recover: a RopeScaling, Section 3.3) its short
-    factors at short_len (default: the original length) with the long ones fixed.
-
-    `init` (a RopeScaling, e.g. the factors a model was fine-tuned with) adds two seeds, its long factors stretched
-    by target_len / its own length: PI on top of them, and YaRN's rule on top of them (`yarn_on_top`), for the
-    progressive extension's second search (Section 3.3).
-    `attention_factor` fixes the attention scale of every candidate (default: sqrt(1 + ln s / ln L) for this s).
-    `seed_methods` are the rescaling methods whose factors at target_len seed the population.
-    `search_n_hat=False` keeps n_hat at 0 (the ablation of Table 11).
-    Returns (length, s, original, space, seeds, to_rope)."""
-    rotary_dim, theta = model.config.rotary_dim, model.config.rope_theta
-    if recover is not None:
-        factor, original = recover.factor, recover.original_max_len
-        length = short_len or original
-        if length > original:
-            raise ValueError(f"the short length {length} exceeds the original length {original}; short factors "
-                             f"only apply to sequences that fit it")
-        space = search_space(factor, rotary_dim, length, search_n_hat=False)  # n_hat only acts on long sequences
-        seeds = [("identity", space.snap([1.0] * (rotary_dim // 2))), ("long", space.snap(recover.long_factor))]
-        if recover.short_factor:
-            seeds.append(("short", space.snap(recover.short_factor)))
-        return length, factor, original, space, seeds, lambda c: replace(recover, short_factor=c.factors)
-    original = original or model.rope.original_max_len  # a fine-tuned model's config holds its extended length
-    length = target_len
-    if length <= original:
-        raise ValueError(f"target length {length} must exceed the original length {original}")
-    factor = length / original
-    space = search_space(factor, rotary_dim, length, search_n_hat)
-    seeds = [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, original, length), rotary_dim, theta,
-                                                     length))) for m in seed_methods]
-    if init is not None:
-        if init.original_max_len != original or not init.long_factor:
-            raise ValueError(f"the initial factors are for original length {init.original_max_len}, not {original}")
-        stretch = factor / init.factor
-        n_hat = init.n_hat if init.n_hat in space.n_hat_choices else 0
-        seeds.append(("init", space.snap([f * stretch for f in init.long_factor], n_hat)))
-        on_top = yarn_on_top(init.long_factor, rotary_dim, theta, int(round(init.factor * original)), stretch)
-        seeds.append(("init-yarn", space.snap(on_top, n_hat)))
-    return length, factor, original, space, seeds, lambda c: RopeScaling("longrope", factor, original, c.factors,
-                                                                         n_hat=c.n_hat,
-                                                                         attention_factor=attention_factor)
-
-
-def run_search(model, documents, out, settings, target_len=None, original=None, recover=None, short_len=None,
-               init=None, resume=False, stop_after=None, provenance=None, loss_fn=None, write=True,
-               compare_methods=True, attention_factor=None, seed_methods=SEED_METHODS, search_n_hat=True):
-    """The search on a loaded model: writes the factor file `out` (its state and candidate log next to it) and
-    returns the best RopeScaling. `stop_after` ends after that many iterations without writing `out`, as a kill
-    would (returns None). `loss_fn(model, rope, documents)` replaces evaluate_loss (train.py passes a
-    sequence-parallel one); `compare_methods` also scores the seed methods with their own attention scales."""
-    loss_fn = loss_fn or evaluate_loss
-    started = time.time()
-    length, factor, original, space, seeds, to_rope = plan(model, target_len, original, recover, short_len, init,
-                                                           attention_factor, seed_methods, search_n_hat)
-    state_path = os.path.splitext(out)[0] + ".state.json"
-    rotary_dim = model.config.rotary_dim
-    config = {"length": length, "original": original, "factor": factor, "samples": len(documents),
-              "documents": [int(d.sum()) % 1000003 for d in documents],  # a fingerprint of the documents
-              "recover": None if recover is None else list(recover.long_factor),
-              "init": None if init is None else list(init.long_factor), "attention_factor": attention_factor,
-              **({} if search_n_hat else {"search_n_hat": False})}
-    print(f"searching {space.n_factors} factors on [1, {space.upper / GRID:.2f}] and n_hat in "
-          f"{list(space.n_hat_choices)} at length {length} (s = {factor:g}), fitness on {len(documents)} documents")
-    evaluated = []  # candidates scored by this run (a resumed one scores only the rest)
-
-    def fitness(candidate):
-        evaluated.append(candidate)
-        return loss_fn(model, to_rope(candidate), documents)
-
-    state = evolve(fitness, space, seeds, settings, state_path, resume, stop_after=stop_after, config=config,
-                   write=write)
-    if state["iteration"] < settings.iterations:
-        return None
-    history = state["history"]
-    best = history[state["population"][0]]
-    rope = to_rope(Candidate(tuple(best["steps"]), best["n_hat"]))
-    seed_ppl = {h["origin"][len("seed-"):]: h["ppl"] for h in history if h["origin"] in {f"seed-{n}" for n, _ in seeds}}
-    minutes = (time.time() - started) / 60
-    record = {"target_length": int(round(factor * original)), "original_length": original, "search_length": length,
-              "loss": best["loss"], "ppl": best["ppl"], "seed_ppl": seed_ppl, "evaluated": len(history),
-              "samples": len(documents), "search": vars(settings), "log": history_csv_path(state_path),
-              **(provenance or {}), "minutes": round(minutes, 2)}
-    if recover is not None:
-        record = {k: v for k, v in recover.extra.items() if k != "max_position_embeddings"} | {"recovery": record}
-    elif compare_methods:
-        # the seed methods themselves, each with its own attention scale, on the same documents
-        record["method_ppl"] = {m: perplexity(loss_fn(model, longrope.make_rope(m, original, length), documents))
-                                for m in seed_methods}
-    if write:
-        longrope.save_factors(out, rope, rotary_dim, **record)
-        print(f"wrote {out}, {state_path} and {history_csv_path(state_path)}")
-    print(f"best perplexity {best['ppl']:.4f} at length {length} (n_hat {rope.n_hat}); seeds: "
-          + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
-          + f"; {len(evaluated)} candidates evaluated in {minutes:.1f} min "
-            f"({len(evaluated) / max(minutes, 1e-9):.0f}/min)")
-    return replace(rope, extra=record)
-
-
 def main(argv=None):
     args = parse_args(argv)
     if args.export:
@@ -509,9 +625,21 @@ def main(argv=None):
         raise ValueError("--recover needs --factors FILE, the long factors to recover the short context of")
     if not args.recover and not args.target:
         raise ValueError("--target is required (e.g. --target 8x or --target 128k)")
+    if args.attention_factor is not None and not (math.isfinite(args.attention_factor) and args.attention_factor > 0):
+        raise ValueError(f"--attention-factor must be a positive number, got {args.attention_factor}")
+    if args.early_reject is not None and not (math.isfinite(args.early_reject) and args.early_reject >= 0):
+        raise ValueError(f"--early-reject must be a margin of at least 0 nats, got {args.early_reject}")
+    settings = Settings(args.population, args.iterations, args.parents, args.mutations, args.crossovers,
+                        args.mutation_prob, args.seed, args.early_reject)
+    rank, n_ranks, device = 0, int(os.environ.get("WORLD_SIZE", "1")), args.device  # torchrun sets WORLD_SIZE
+    check_ranks(settings, n_ranks)
+    if n_ranks > 1:
+        import parallel
+        rank, n_ranks, launched_on = parallel.init_distributed()
+        device = device or launched_on
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model(args.model, device=args.device)
+    model = load_model(args.model, device=device)
     if args.compile:
         model.compile_layers()
     rotary_dim = model.config.rotary_dim
@@ -528,15 +656,14 @@ def main(argv=None):
     docs = common.load_documents(args.data, common.load_tokenizer(args.model), "validation", model.config.vocab_size)
     documents = common.sample_documents(docs, needed, args.samples, seed=args.seed,
                                         what=args.data or "the stdlib validation split")
-    settings = Settings(args.population, args.iterations, args.parents, args.mutations, args.crossovers,
-                        args.mutation_prob, args.seed)
     provenance = {"data": args.data or "stdlib-validation", "model": args.model,
                   "command": "python search.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
-    if args.attention_factor is not None and not (math.isfinite(args.attention_factor) and args.attention_factor > 0):
-        raise ValueError(f"--attention-factor must be a positive number, got {args.attention_factor}")
-    run_search(model, documents, args.out, settings, None if recover else length, original, recover,
-               length if recover else None, init, args.resume, provenance=provenance,
-               attention_factor=args.attention_factor, seed_methods=seed_methods)
+    search_plan = plan(model, None if recover else length, original, recover, length if recover else None, init,
+                       args.attention_factor, seed_methods)
+    run_search(model, documents, search_plan, settings, Run(args.out, args.resume, write=rank == 0,
+                                                            ranks=(rank, n_ranks), provenance=provenance))
+    if n_ranks > 1:
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ the step). Before anything starts, the memory each fine-tuning stage needs is es
 On one device this is plain PyTorch (AdamW, bf16 autocast on GPUs that have it, activation checkpointing, chunked
 loss, gradient accumulation). Under `torchrun --nproc_per_node N train.py ... --sp P` (or the deepspeed launcher)
 the fine-tuning runs DeepSpeed ZeRO-3 with Ulysses sequence parallelism of degree P, applied from here
-(parallel.py), and the searches score candidates with the same sequence-parallel forward.
+(parallel.py), and the searches score candidates with the same sequence-parallel forward, each data-parallel group
+its share of every generation.
 
 Defaults are the paper's (lr 2e-5 with linear decay, batch 32, search population 64 x 40 iterations; the 20 warmup
 steps are ours: Section 4.1 states none);
@@ -57,6 +58,7 @@ import longrope
 import plan
 from finetune import (Context, Interrupted, LoRALinear, apply_lora, finetune, lr_multiplier,  # noqa: F401
                       merge_lora, training_sequence)  # train.finetune etc., as before the move
+from checkpoint import export_model
 from model import TINY_DIR, load_model, resolve_model_dir
 from plan import check_memory, plan_stages  # noqa: F401 (train.plan_stages, as before)
 
@@ -216,9 +218,11 @@ def pipeline(args, argv):
             # the factors the model was fine-tuned with, and their attention scale: the weights learned that
             # temperature, and the second search only moves positions (the default for s = 512 L would be larger)
             kw["init"], kw["attention_factor"] = model.rope, tuned_attention_scale(model)
-        rope = search.run_search(model, docs, path, settings, resume=before >= 0, stop_after=stop,
-                                 loss_fn=ctx.loss_fn(), write=ctx.main, compare_methods=False,
-                                 provenance={"stage": name, "command": common.reproducing_command(argv)}, **kw)
+        # data-parallel groups share each generation's candidates; the ranks of a group score theirs together
+        run = search.Run(path, resume=before >= 0, stop_after=stop, write=ctx.main, loss_fn=ctx.loss_fn(),
+                         ranks=(ctx.dp_rank, ctx.dp_world), compare_methods=False,
+                         provenance={"stage": name, "command": common.reproducing_command(argv)})
+        rope = search.run_search(model, docs, search.plan(model, **kw), settings, run)
         del model
         if rope is None:
             raise Interrupted
@@ -246,8 +250,7 @@ def pipeline(args, argv):
             searched(name, os.path.join(out, "factors-final.json"), budgets["recover_budget"], tuned_dir(tuned[-1]),
                      search_docs[original], recover=longrope.load_factors(factors_path(target), rotary_dim))
         elif kind == "export" and ctx.main:
-            search.export_model(tuned_dir(tuned[-1]), os.path.join(out, "factors-final.json"),
-                                os.path.join(out, "final"))
+            export_model(tuned_dir(tuned[-1]), os.path.join(out, "factors-final.json"), os.path.join(out, "final"))
         elif kind == "summary":
             summary(args, ctx, out, original, tuned[-1], target, eval_docs, factors_path(tuned[-1]))
         state["done"].append(name)

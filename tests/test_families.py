@@ -260,7 +260,8 @@ def test_llama3_is_a_baseline_method_and_a_search_seed(folders):
     torch.testing.assert_close(rope_frequencies(rope, 16, 1000.0, 96)[0], theirs, rtol=1e-6, atol=0)
     factors = longrope.rescale_factors(rope, 16, 1000.0, 96)
     assert factors[0] == pytest.approx(1.0) and factors[-1] == pytest.approx(3.0)
-    _, _, _, space, seeds, _ = search.plan(ours, 96, ORIGINAL, seed_methods=("pi", "llama3"))
+    searched = search.plan(ours, 96, ORIGINAL, seed_methods=("pi", "llama3"))
+    space, seeds = searched.space, searched.seeds
     assert [name for name, _ in seeds] == ["pi", "llama3"]
     assert seeds[1][1] == space.snap(factors)
 
@@ -272,6 +273,7 @@ def test_llama3_is_a_baseline_method_and_a_search_seed(folders):
 def test_phi3_search_at_8x_and_export_load_in_transformers_with_our_loss(folders, tmp_path):
     import shutil
     import transformers
+    import checkpoint
     import search
     path = shutil.copytree(folders["phi4-mini"][1], str(tmp_path / "phi4-mini"))
     rewrite_config(path, partial_rotary_factor=None)  # only in rope_parameters, which the export replaces
@@ -280,9 +282,10 @@ def test_phi3_search_at_8x_and_export_load_in_transformers_with_our_loss(folders
     documents = [tokens_for(8 * ORIGINAL, batch=1, seed=s)[0] for s in range(2)]
     settings = search.Settings(population=4, iterations=1, parents=2, mutations=2, crossovers=2)
     factors = str(tmp_path / "factors.json")
-    rope = search.run_search(model, documents, factors, settings, 8 * ORIGINAL, compare_methods=False)
+    rope = search.run_search(model, documents, search.plan(model, 8 * ORIGINAL), settings,
+                             search.Run(factors, compare_methods=False))
     assert len(rope.long_factor) == 4  # one per rotated frequency
-    out = search.export_model(path, factors, str(tmp_path / "extended"))
+    out = checkpoint.export_model(path, factors, str(tmp_path / "extended"))
     hf = transformers.Phi3ForCausalLM.from_pretrained(out, attn_implementation="eager").eval()
     ours = load_model(out, device="cpu")
     assert ours.rope.long_factor == rope.long_factor and ours.rope.n_hat == rope.n_hat

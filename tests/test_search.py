@@ -1,9 +1,12 @@
 """The evolutionary search (search.py): its invariants on a synthetic fitness, and the real thing on a small random
 Llama whose losses are the fitness, with the exported folder checked against transformers' LlamaForCausalLM."""
 
+import csv
 import json
 import math
 import os
+import socket
+import subprocess
 import sys
 from dataclasses import replace
 
@@ -11,7 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
 
 import common  # noqa: E402
 import longrope  # noqa: E402
@@ -34,9 +38,13 @@ def synthetic_loss(candidate):
     return float(np.abs(np.array(candidate.factors) - best).mean() + 0.01 * abs(candidate.n_hat - 8))
 
 
-def run(score=synthetic_loss, settings=SMALL, **kwargs):
+def run(score=synthetic_loss, settings=SMALL, state_path=None, resume=False, per_document=False, **kwargs):
+    """The search on a scripted fitness: `score(candidate)` is its loss on one document (with `per_document`, its
+    list of losses on each document)."""
     space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
-    return space, search.evolve(score, space, seeds(space), settings, **kwargs)
+    losses = score if per_document else lambda candidate: [score(candidate)]
+    return space, search.evolve(losses, space, seeds(space), settings, search.Logbook(state_path, resume),
+                                **kwargs)
 
 
 def test_space_and_seeds_follow_the_paper():
@@ -77,8 +85,8 @@ def test_yarn_on_top_keeps_fast_frequencies_and_stretches_slow_ones():
     cfg = ModelConfig(vocab_size=16, hidden_size=32, n_layers=1, n_heads=2, n_kv_heads=2, head_dim=head_dim,
                       intermediate_size=32, max_position_embeddings=128)
     init = longrope.RopeScaling("longrope", 64.0, 128, tuple(tuned), n_hat=2)
-    *_, space, planned, _ = search.plan(Transformer(cfg), 65536, 128, init=init)
-    planned = dict(planned)
+    searched = search.plan(Transformer(cfg), 65536, 128, init=init)
+    space, planned = searched.space, dict(searched.seeds)
     assert list(planned) == ["pi", "ntk", "yarn", "init", "init-yarn"]
     assert planned["init-yarn"] == space.snap(out, 2) and planned["init"] == space.snap([f * 8 for f in tuned], 2)
 
@@ -166,10 +174,11 @@ def test_population_holds_the_last_children_and_resumption_checks_the_space(tmp_
     assert set(last) <= set(state["population"]) and len(state["population"]) == SMALL.parents + len(last)
     other = search.SearchSpace(space.n_factors, space.upper - 50, space.n_hat_choices)
     with pytest.raises(ValueError, match="space"):
-        search.evolve(synthetic_loss, other, seeds(space), SMALL, str(tmp_path / "s.state.json"), resume=True)
+        search.evolve(lambda c: [synthetic_loss(c)], other, seeds(space), SMALL,
+                      search.Logbook(str(tmp_path / "s.state.json"), True))
     with pytest.raises(ValueError, match="documents"):
-        search.evolve(synthetic_loss, space, seeds(space), SMALL, str(tmp_path / "s.state.json"), resume=True,
-                      config={"documents": [1, 2]})
+        search.evolve(lambda c: [synthetic_loss(c)], space, seeds(space), SMALL,
+                      search.Logbook(str(tmp_path / "s.state.json"), True, config={"documents": [1, 2]}))
 
 
 def test_best_never_worse_than_the_seeds_and_improves():
@@ -234,6 +243,60 @@ def test_nan_candidates_are_scored_worst_and_the_search_goes_on():
     assert len(state["curve"]) == SMALL.iterations + 1 and math.isfinite(state["curve"][-1])
     best = state["history"][state["population"][0]]
     assert best["n_hat"] not in (4, 8) and best["loss"] == min(h["loss"] for h in state["history"])
+
+
+def hopeless_n_hat_64(candidate):
+    """Two documents; the second adds the same 0.1 nats to every candidate, so a candidate behind the worst parent on
+    the first is behind it on both. Candidates with n_hat = 64 are 5 nats worse than the landscape."""
+    loss = synthetic_loss(candidate) + 5.0 * (candidate.n_hat == 64)
+    return [loss, loss + 0.1]
+
+
+def test_early_rejection_drops_only_what_could_not_be_selected_and_keeps_the_result():
+    _, full = run(hopeless_n_hat_64, per_document=True)
+    _, raced = run(hopeless_n_hat_64, replace(SMALL, early_reject=0.0), per_document=True)
+    # the search is the same: same candidates drawn, same parents, same curve, same RNG
+    assert [(h["steps"], h["n_hat"], h["origin"]) for h in raced["history"]] == \
+           [(h["steps"], h["n_hat"], h["origin"]) for h in full["history"]]
+    assert raced["curve"] == full["curve"] and raced["rng"] == full["rng"]
+    assert raced["population"][:SMALL.parents] == full["population"][:SMALL.parents]
+    dropped = [i for i, h in enumerate(raced["history"]) if h["dropped"]]
+    assert len(dropped) == 37 and all(len(raced["history"][i]["losses"]) == 1 for i in dropped)
+    assert search.forward_passes(raced["history"], 2) == 2 * 144 - 37 == search.forward_passes(full["history"], 2) - 37
+    for i, (h, f) in enumerate(zip(raced["history"], full["history"])):
+        # the parents a candidate raced: the k best of every earlier iteration (elitism)
+        earlier = sorted(g["loss"] for g in full["history"] if g["iteration"] < h["iteration"])
+        if h["dropped"]:
+            assert h["loss"] == math.inf and f["loss"] > earlier[SMALL.parents - 1]  # it would have lost
+            assert h["losses"] == [hopeless_n_hat_64(search.candidate_of(h))[0]]
+        else:
+            assert h["loss"] == f["loss"] and h["losses"] == hopeless_n_hat_64(search.candidate_of(h))
+    # every n_hat = 64 child raced against a full set of parents is dropped after its first document
+    hopeless = [h for h in raced["history"] if h["n_hat"] == 64]
+    assert len(hopeless) == 4 and all(h["dropped"] and h["iteration"] > 0 for h in hopeless)
+    assert not any(h["dropped"] for h in raced["history"] if h["iteration"] == 0)  # P_0 has no parents to race
+
+
+def noisy(candidate):
+    """Three documents that disagree: a candidate dropped on the first may have won on all three."""
+    return [synthetic_loss(candidate) + 0.3 * math.sin(sum(candidate.steps) * (d + 1) + candidate.n_hat)
+            for d in range(3)]
+
+
+def test_early_rejection_resumes_to_the_uninterrupted_result(tmp_path):
+    settings = replace(SMALL, early_reject=0.05)
+    _, full = run(noisy, settings, per_document=True)
+    assert 0 < sum(h["dropped"] for h in full["history"]) < len(full["history"])
+    path = str(tmp_path / "r.state.json")
+    run(noisy, settings, state_path=path, stop_after=3, per_document=True)
+    _, resumed = run(noisy, settings, state_path=path, resume=True, per_document=True)
+    assert resumed == full
+    rows = list(csv.DictReader(open(path.replace(".state.json", ".history.csv"))))
+    assert [int(r["documents"]) for r in rows] == [len(h["losses"]) for h in full["history"]]
+    assert [int(r["dropped"]) for r in rows] == [int(h["dropped"]) for h in full["history"]]
+    for other in (replace(settings, early_reject=0.1), SMALL):  # another margin, or none, is another search
+        with pytest.raises(ValueError, match="early_reject"):
+            run(noisy, other, state_path=path, resume=True, per_document=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -306,6 +369,83 @@ def test_search_with_a_real_model_loss_resumes_and_records_its_seeds(model_dir, 
     assert search.evaluate_loss(model, rope, docs) == pytest.approx(full["loss"], abs=1e-6)
     yarn = search.evaluate_loss(model, longrope.make_rope("yarn", ORIGINAL, TARGET), docs)
     assert math.exp(yarn) == pytest.approx(full["method_ppl"]["yarn"], rel=1e-6)
+
+
+def test_early_rejection_on_a_real_model_counts_forward_passes_and_resumes(model_dir, tmp_path):
+    shape = ["--model", model_dir, "--target", "4x", "--population", 6, "--parents", 3, "--mutations", 3,
+             "--crossovers", 3, "--samples", 3, "--device", "cpu", "--early-reject", 0]
+    assert cli(*shape, "--iterations", 3, "--out", tmp_path / "full.json") == 0
+    assert cli(*shape, "--iterations", 1, "--out", tmp_path / "part.json") == 0
+    assert cli(*shape, "--iterations", 3, "--out", tmp_path / "part.json", "--resume") == 0
+    full, part = (json.load(open(tmp_path / f)) for f in ("full.json", "part.json"))
+    state = json.load(open(tmp_path / "full.state.json"))
+    assert state == json.load(open(tmp_path / "part.state.json")) and full["rope_scaling"] == part["rope_scaling"]
+    history = state["history"]
+    dropped = [h for h in history if h["dropped"]]
+    assert dropped and full["evaluated"] == len(history) == 24 and full["search"]["early_reject"] == 0
+    assert full["forward_passes"] == part["forward_passes"] == sum(len(h["losses"]) for h in history) < 3 * 24
+    # every loss recorded is the model's loss on that document with those factors, and the best saw all three
+    model = load_model(model_dir, device="cpu")
+    docs = common.sample_documents(common.load_documents(None, common.load_tokenizer(model_dir)), TARGET, 3, seed=0)
+    rope = longrope.load_factors(str(tmp_path / "full.json"), HEAD_DIM)
+    assert search.evaluate_loss(model, rope, docs) == pytest.approx(full["loss"], abs=1e-6)
+    for h in dropped[:2]:
+        rope = longrope.RopeScaling("longrope", 4.0, ORIGINAL, search.candidate_of(h).factors, n_hat=h["n_hat"])
+        assert h["losses"] == pytest.approx([search.evaluate_loss(model, rope, [d]) for d in docs[:len(h["losses"])]],
+                                            abs=1e-6)
+
+
+def test_each_process_scores_its_share_of_a_generation_and_gathers_the_rest(monkeypatch):
+    """Process 1 of 2 scores candidates 1 and 3 of five, round-robin; process 0's scores arrive by all_gather."""
+    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    candidates = [(space.snap([1.0 + 0.5 * i] * 8), "mutation") for i in range(5)]
+    scored = []
+
+    def score(candidate):
+        scored.append(candidate)
+        return [synthetic_loss(candidate), 2.0]
+
+    def all_gather_object(out, mine):
+        out[:] = [{i: ([float(i)], True) for i in (0, 2, 4)}, mine]
+
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    monkeypatch.setattr(torch.distributed, "all_gather_object", all_gather_object)
+    results = search.score_generation(score, candidates, ranks=(1, 2))
+    assert scored == [candidates[1][0], candidates[3][0]]
+    assert results == [([0.0], True), ([synthetic_loss(candidates[1][0]), 2.0], False), ([2.0], True),
+                       ([synthetic_loss(candidates[3][0]), 2.0], False), ([4.0], True)]
+
+
+def test_two_processes_share_the_candidates_and_reach_one_process_result(model_dir, tmp_path):
+    """torchrun, 2 CPU processes (gloo): each scores every other candidate of a generation, with early rejection on,
+    and the gathered scores give the state, candidate log and factors of one process, bit for bit."""
+    shape = ["--model", model_dir, "--target", "4x", "--population", 6, "--parents", 3, "--mutations", 3,
+             "--crossovers", 3, "--iterations", 2, "--samples", 3, "--device", "cpu", "--threads", 1,
+             "--early-reject", 0]
+    assert cli(*shape, "--out", tmp_path / "one.json") == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+              os.path.join(ROOT, "search.py"), *map(str, shape), "--out", str(tmp_path / "two.json")]
+    done = subprocess.run(launch, env=dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "one.state.json").read_text() == (tmp_path / "two.state.json").read_text()
+    assert (tmp_path / "one.history.csv").read_text() == (tmp_path / "two.history.csv").read_text()
+    one, two = (json.load(open(tmp_path / f)) for f in ("one.json", "two.json"))
+    assert one["rope_scaling"] == two["rope_scaling"] and one["loss"] == two["loss"]
+    assert one["forward_passes"] == two["forward_passes"] < 3 * one["evaluated"]  # some were dropped
+    assert done.stdout.count("best perplexity") == 1  # the first process speaks for both
+
+
+def test_more_processes_than_candidates_is_one_sentence_and_exit_code_2(model_dir, monkeypatch, capsys):
+    monkeypatch.setenv("WORLD_SIZE", "7")  # as torchrun --nproc_per_node 7 would set it, before any process group
+    assert cli("--model", model_dir, "--target", "4x", "--population", 6, "--mutations", 3, "--crossovers", 3,
+               "--out", "/tmp/unused.json") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: 7 processes would share generations of as few as 6 candidates (population 6, 3 mutations "
+                   "+ 3 crossovers); launch at most 6 processes")
 
 
 def test_recovery_searches_short_factors_and_keeps_the_long_ones(model_dir, tmp_path):
@@ -384,6 +524,7 @@ def test_exported_folder_gives_transformers_the_same_loss(model_dir, tmp_path, c
     (["--target", "8q"], "length '8q'"),
     (["--target", "8x", "--model", "/nonexistent/model"], "/nonexistent/model does not exist"),
     (["--target", "4x", "--samples", "100000"], "100000 are needed"),
+    (["--target", "4x", "--early-reject", "-0.5"], "--early-reject must be a margin of at least 0 nats, got -0.5"),
 ])
 def test_bad_input_is_one_sentence_and_exit_code_2(model_dir, argv, words, capsys):
     argv = ["--model", model_dir, "--out", "/tmp/unused.json"] + argv
