@@ -66,6 +66,19 @@ def init_distributed():
     return dist.get_rank(), dist.get_world_size(), device
 
 
+def share(compute, items, ranks):
+    """[compute(item) for item in items] with the work dealt round-robin: process r of n computes items r, r + n, ...
+    and every process gathers every result. A result does not depend on which process computed it (the same kernels
+    on the same kind of device), so a caller reaches the same outcome for any number of processes."""
+    rank, n_ranks = ranks
+    mine = {i: compute(item) for i, item in enumerate(items) if i % n_ranks == rank}
+    if n_ranks > 1:
+        gathered = [None] * dist.get_world_size()
+        dist.all_gather_object(gathered, mine)
+        mine = {i: result for part in gathered for i, result in part.items()}
+    return [mine[i] for i in range(len(items))]
+
+
 def new_sequence_parallel_group(sp_degree):
     """Splits the world into consecutive groups of `sp_degree` ranks (0..P-1, P..2P-1, ...); returns this rank's.
 

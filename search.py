@@ -31,14 +31,12 @@ an uninterrupted run with the same seed reaches.
 """
 
 import argparse
-import json
 import math
 import os
 import shlex
 import sys
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -47,7 +45,9 @@ from tqdm import tqdm
 
 import common
 import longrope
+import parallel
 from checkpoint import export_model
+from logbook import Logbook, history_csv_path, perplexity
 from longrope import RopeScaling
 from model import load_model, resolve_model_dir
 
@@ -242,19 +242,10 @@ def evaluate_loss(model, rope, documents):
 
 
 def score_generation(score, candidates, cut=None, margin=None, ranks=(0, 1)):
-    """Each candidate's losses on the documents it was scored on, and whether racing dropped it (`race`).
-
-    Under a launcher the candidates are dealt round-robin: process r of n scores candidates r, r + n, ... and every
-    process gathers every score (the official code runs one evaluator process per copy of the model). A score does
-    not depend on which process computed it (the same kernels on the same kind of device), so the search reaches
-    the same result for any number of processes."""
-    rank, n_ranks = ranks
-    mine = {i: race(score(c), cut, margin) for i, (c, _) in enumerate(candidates) if i % n_ranks == rank}
-    if n_ranks > 1:
-        gathered = [None] * torch.distributed.get_world_size()
-        torch.distributed.all_gather_object(gathered, mine)
-        mine = {i: result for part in gathered for i, result in part.items()}
-    return [mine[i] for i in range(len(candidates))]
+    """Each candidate's losses on the documents it was scored on, and whether racing dropped it (`race`). Under a
+    launcher, process r of n scores candidates r, r + n, ... and every process gathers every score
+    (`parallel.share`; the official code runs one evaluator process per copy of the model)."""
+    return parallel.share(lambda c: race(score(c[0]), cut, margin), candidates, ranks)
 
 
 def race(losses, cut, margin):
@@ -310,82 +301,9 @@ def restore_rng(rng_state):
     return rng
 
 
-def perplexity(loss):
-    return math.exp(loss) if loss < 700 else math.inf
-
-
 def forward_passes(history, documents):
     """Forward passes the search spent: one per candidate and document it was scored on."""
     return sum(len(h["losses"]) if "losses" in h else documents for h in history)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# Beside the loop: the state file, the candidate log, the progress bar
-
-
-class Logbook:
-    """What a search keeps as it runs: its state file (`*.state.json`: what the search was run with, every candidate
-    scored, the population, the curve and the RNG's state) and candidate log (`*.history.csv`), both rewritten
-    atomically after every iteration, and the progress bar.
-
-    `config` (what must not change between a run and its resumption, with the settings and the space) is stored with
-    the state and checked on `resume`. `write=False` (processes other than the first of a launched run, which
-    compute the same state) reads a saved state but never writes."""
-
-    def __init__(self, path=None, resume=False, write=True, config=None):
-        self.path, self.resume, self.write, self.config = path, resume, write, config or {}
-        self.resumed_at = -1  # the last iteration of the state it started from (-1: a new search)
-
-    @contextmanager
-    def open(self, settings, space):
-        config = dict(self.config, **settings.fingerprint(),
-                      space=[space.n_factors, space.upper, list(space.n_hat_choices)])
-        if self.resume and self.path and os.path.exists(self.path):
-            state = load_state(self.path, config)
-        else:
-            if self.resume:
-                print(f"no saved search at {self.path}; starting a new one")
-            state = {"config": config, "iteration": -1, "history": [], "population": [], "curve": [],
-                     "rng": np.random.default_rng(settings.seed).bit_generator.state}
-        self.resumed_at = state["iteration"]
-        quiet = {} if self.write else {"disable": True}  # one bar for a launched run
-        with tqdm(total=settings.iterations + 1, initial=state["iteration"] + 1, desc="search", unit="iter",
-                  **quiet) as bar:
-            self.bar = bar
-            yield state
-
-    def save(self, state):
-        if self.path and self.write:
-            common.save_json(self.path, state)
-            common.save_csv(history_csv_path(self.path), history_rows(state["history"]))
-        self.bar.set_postfix(best_ppl=f"{perplexity(state['curve'][-1]):.3f}", evaluated=len(state["history"]))
-        self.bar.update(1)
-
-
-def load_state(path, config):
-    with open(path) as f:
-        state = json.load(f)
-    for key in dict(config, **state["config"]):  # an option set in one run and not the other differs too
-        if key != "iterations" and state["config"].get(key) != config.get(key):
-            raise ValueError(f"--resume: {key} is {config.get(key)!r} but the saved search {path} used "
-                             f"{state['config'].get(key)!r}")
-    state["config"] = config  # more iterations than before extend the search
-    return state
-
-
-def history_csv_path(state_path):
-    return state_path.replace(".state.json", "") + ".history.csv"
-
-
-def history_rows(history):
-    rows = [{"index": i, "iteration": h["iteration"], "origin": h["origin"], "n_hat": h["n_hat"],
-             "loss": f"{h['loss']:.6f}", "ppl": f"{h['ppl']:.4f}",
-             "factors": " ".join(f"{s / GRID:.2f}" for s in h["steps"])} for i, h in enumerate(history)]
-    for row, h in zip(rows, history):
-        if "losses" in h:  # early rejection: the documents each was scored on (a dropped one's loss is inf)
-            row.update(documents=len(h["losses"]), dropped=int(h["dropped"]),
-                       loss_so_far=f"{sum(h['losses']) / len(h['losses']):.6f}")
-    return rows
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -634,7 +552,6 @@ def main(argv=None):
     rank, n_ranks, device = 0, int(os.environ.get("WORLD_SIZE", "1")), args.device  # torchrun sets WORLD_SIZE
     check_ranks(settings, n_ranks)
     if n_ranks > 1:
-        import parallel
         rank, n_ranks, launched_on = parallel.init_distributed()
         device = device or launched_on
     if args.threads:
