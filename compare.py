@@ -43,6 +43,7 @@ import train
 from model import chunked_cross_entropy, load_model
 
 BASELINES = ("pi", "yarn")
+ABLATIONS = 7  # rows of `ablations`
 FIGURE_LENGTHS = "1x,8x,32x,64x,128x,256x,512x"
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -160,8 +161,9 @@ def passkey(rows, lengths, depths, trials, seed, records, save, device):
 
 def ablations(out, run, stages, original, target, tuned, documents, short_documents, records, save, device):
     """Section 4.3 in miniature, each row on the held-out documents: the second search with and without n_hat
-    (Table 11), the final model with and without its recovered short factors at L, and the fine-tuned factors
-    stretched by PI or YaRN (the second search's seeds) against the searched ones."""
+    (Table 11), the final model at L with its recovered short factors, with the identity (this code's short set
+    before recovery) and with its long factors (the paper's model without recovery, Table 10), and the fine-tuned
+    factors stretched by PI or YaRN (the second search's seeds) against the searched ones."""
     fmt = common.format_length
     tuned_dir = os.path.join(out, "longrope", f"finetune-{fmt(tuned)}")
     model = load_model(tuned_dir, device=device)
@@ -192,13 +194,17 @@ def ablations(out, run, stages, original, target, tuned, documents, short_docume
             ("final, recovered short factors", os.path.join(out, "longrope", "final"), None, short_documents,
              original),
             ("final, without recovery (identity short factors)", os.path.join(out, "longrope", "final"), "identity",
-             short_documents, original)]
+             short_documents, original),
+            ("final, its long factors at L (the paper's model without recovery)", os.path.join(out, "longrope", "final"),
+             "long", short_documents, original)]
     del model
     for label, folder, rope, docs, n in rows:
         if any(r["ablation"] == label for r in records):
             continue
         model = load_model(folder, device=device)
-        rope = model.rope if rope is None else replace(model.rope, short_factor=None) if rope == "identity" else rope
+        if rope is None or rope in ("identity", "long"):  # the final model's own, or its short set replaced
+            rope = {None: model.rope, "identity": replace(model.rope, short_factor=None),
+                    "long": replace(model.rope, short_factor=model.rope.long_factor)}[rope]
         losses = [search.evaluate_loss(model, rope, [d[:n]]) for d in docs]
         ppl = [math.exp(loss) for loss in losses]
         records.append({"ablation": label, "length": n, "ppl": math.exp(sum(losses) / len(losses)),
@@ -307,6 +313,8 @@ def parse_args(argv=None):
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     p.add_argument("--resume", action="store_true", help="continue the experiment saved in --out")
+    p.add_argument("--report", action="store_true", help="no work: write results.md and the figures from what --out "
+                                                         "holds so far (a run still going, or stopped)")
     return p.parse_args(argv)
 
 
@@ -324,7 +332,9 @@ def main(argv=None):
     state_path = os.path.join(args.out, "compare.json")
     settings = {k: getattr(args, k) for k in ("model", "methods", "lengths", "samples", "passkey_lengths", "depths",
                                               "trials", "pipeline_args")}
-    if os.path.exists(state_path) and not args.resume:
+    if args.report and not os.path.exists(state_path):
+        raise ValueError(f"--report: {args.out} holds no experiment ({state_path} is missing)")
+    if os.path.exists(state_path) and not (args.resume or args.report):
         raise ValueError(f"{args.out} already holds an experiment; add --resume to continue it or choose another --out")
     state = {"settings": settings, "done": [], "perplexity": [], "passkey": [], "ablations": []}
     if os.path.exists(state_path):
@@ -350,14 +360,17 @@ def main(argv=None):
     documents = common.sample_documents(held_out, max(lengths), args.samples, 2, what, join=True)
     short_documents = common.sample_documents(held_out, original, train.SHORT_EVAL_SAMPLES, 2, what, join=True)
     os.makedirs(args.out, exist_ok=True)
-    save()
 
     pipeline_dir = os.path.join(args.out, "longrope")
-    if "longrope" not in state["done"]:
+    if not args.report:
+        save()
+    if "longrope" not in state["done"] and not args.report:
         train.main(["--model", args.model, "--out", pipeline_dir, "--resume", "--threads", str(args.threads),
                     *(["--device", args.device] if args.device else []), *pipeline_args])
         state["done"].append("longrope")
         save()
+    if "longrope" not in state["done"]:
+        raise ValueError(f"--report: the LongRoPE pipeline in {pipeline_dir} has not finished; nothing to report yet")
     with open(os.path.join(pipeline_dir, "pipeline.json")) as f:
         run = json.load(f)["run"]
     final = longrope.load_factors(os.path.join(pipeline_dir, "factors-final.json"), model.config.rotary_dim)
@@ -366,24 +379,33 @@ def main(argv=None):
     tuned = [n for _, kind, n in stages if kind == "finetune"][-1]
     ctx = finetune.Context(types.SimpleNamespace(device=args.device, sp=1, stop_after=None))
     for m in methods:
-        if m not in state["done"]:
+        if m not in state["done"] and not args.report:
             finetune_baseline(m, args.out, run, stages, original, model.config.vocab_size, ctx)
             state["done"].append(m)
             save()
     device = ctx.device
     rows = contestants(args.out, args.model, original, tuned, methods)
-    perplexity(rows, documents, lengths, original, state["perplexity"], save, device)
-    passkey(rows, key_lengths, depths, args.trials, run["seed"], state["passkey"], save, device)
-    ablations(args.out, run, stages, original, target, tuned, documents, short_documents, state["ablations"], save,
-              device)
+    if not args.report:
+        perplexity(rows, documents, lengths, original, state["perplexity"], save, device)
+        passkey(rows, key_lengths, depths, args.trials, run["seed"], state["passkey"], save, device)
+        ablations(args.out, run, stages, original, target, tuned, documents, short_documents, state["ablations"],
+                  save, device)
+    missing = [step for step, records, per_model in (("perplexity", state["perplexity"], len(lengths)),
+                                                     ("passkey", state["passkey"], len(key_lengths) * len(depths)))
+               if len(records) < len(rows) * per_model]
+    missing += [] if len(state["ablations"]) >= ABLATIONS else ["ablations"]
     budget = (f"The same budget for every fine-tuned model: the stages {', '.join(common.format_length(n) for _, k, n in stages if k == 'finetune')}, "
               f"steps {run['steps']}, {run['batch']} sequences of the stage length and {run['short_batch']} of "
               f"{original} tokens per step, learning rate {run['lr']} ({run['warmup']} warmup steps, linear decay), "
               f"{run['passkey_fraction']:.0%} of the sequences ending in a passkey example, the same sequences "
               f"(seed {run['seed']}); LongRoPE adds its searches. Command: "
               + common.reproducing_command(sys.argv[1:] if argv is None else argv, "compare.py"))
-    written = [figure1(state["perplexity"], tuned, os.path.join(args.out, "figure1.png")),
-               passkey_heatmaps(state["passkey"], os.path.join(args.out, "passkey_heatmaps.png"))]
+    if missing:
+        budget += (f"\n\nIncomplete: {', '.join(missing)} not yet measured for every model "
+                   f"(`python compare.py --out {args.out} --resume` continues)")
+    written = [figure1(state["perplexity"], tuned, os.path.join(args.out, "figure1.png"))] if state["perplexity"] else []
+    if state["passkey"]:
+        written.append(passkey_heatmaps(state["passkey"], os.path.join(args.out, "passkey_heatmaps.png")))
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(results_markdown(state, len(documents), budget))
     written += [os.path.join(args.out, "results.md"), state_path]

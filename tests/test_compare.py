@@ -122,3 +122,34 @@ def test_bad_input_is_one_sentence_before_any_work(straight, micro, tmp_path, ex
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and words in err and len(err.splitlines()) == 1, err
     assert extra is None or not out.exists()  # nothing written
+
+
+def test_ablation_rows_at_L_run_the_final_model_with_each_short_set(straight, micro):
+    """The final model at L three ways: its recovered short factors, the identity, and its long factors (the paper's
+    model without recovery), each equal to the truncated evaluation of that rope on the same short documents."""
+    import search
+    from dataclasses import replace
+    final = load_model(str(straight / "longrope" / "final"), device="cpu")
+    rows = {r["ablation"]: r for r in state(straight)["ablations"]}
+    held_out = common.split_documents(common.load_documents(None, common.load_tokenizer(micro), "validation"))[1]
+    documents = common.sample_documents(held_out, ORIGINAL, compare.train.SHORT_EVAL_SAMPLES, 2, "held out", join=True)
+    expected = {"final, recovered short factors": final.rope,
+                "final, without recovery (identity short factors)": replace(final.rope, short_factor=None),
+                "final, its long factors at L (the paper's model without recovery)":
+                    replace(final.rope, short_factor=final.rope.long_factor)}
+    for label, rope in expected.items():
+        losses = [search.evaluate_loss(final, rope, [d[:ORIGINAL]]) for d in documents]
+        assert rows[label]["ppl"] == pytest.approx(torch.tensor(losses).mean().exp().item(), rel=1e-5), label
+    assert len(rows) == compare.ABLATIONS
+
+
+def test_report_writes_the_tables_of_a_partial_run_and_changes_nothing(straight, micro, tmp_path):
+    out = tmp_path / "partial"
+    shutil.copytree(straight, out)
+    partial = state(out)
+    partial["passkey"], partial["ablations"] = partial["passkey"][:1], []
+    (out / "compare.json").write_text(json.dumps(partial))
+    compare.main(["--model", micro, "--out", str(out), "--report", *ARGS])
+    assert state(out) == partial
+    results = (out / "results.md").read_text()
+    assert "Incomplete: passkey, ablations not yet measured" in results and "| original, none |" in results
