@@ -159,7 +159,8 @@ def passkey(rows, lengths, depths, trials, seed, records, save, device):
     return records
 
 
-def ablations(out, run, stages, original, target, tuned, documents, short_documents, records, save, device):
+def ablations(out, run, stages, original, target, tuned, documents, short_documents, records, save, device,
+              measured=()):
     """Section 4.3 in miniature, each row on the held-out documents: the second search with and without n_hat
     (Table 11), the final model at L with its recovered short factors, with the identity (this code's short set
     before recovery) and with its long factors (the paper's model without recovery, Table 10), and the fine-tuned
@@ -198,8 +199,16 @@ def ablations(out, run, stages, original, target, tuned, documents, short_docume
             ("final, its long factors at L (the paper's model without recovery)", os.path.join(out, "longrope", "final"),
              "long", short_documents, original)]
     del model
+    final_at_target = next((r for r in measured if r["model"] == "LongRoPE final" and r["length"] == target), None)
     for label, folder, rope, docs, n in rows:
         if any(r["ablation"] == label for r in records):
+            continue
+        if label == "second search (with n_hat)" and final_at_target is not None:
+            # the final model with its own rope on the same documents at the target: the perplexity step measured it
+            records.append({"ablation": label, **{k: final_at_target[k] for k in ("length", "ppl", "ppl_min",
+                                                                                     "ppl_max", "documents")},
+                            "n_hat": final.n_hat})
+            save()
             continue
         model = load_model(folder, device=device)
         if rope is None or rope in ("identity", "long"):  # the final model's own, or its short set replaced
@@ -389,7 +398,7 @@ def main(argv=None):
         perplexity(rows, documents, lengths, original, state["perplexity"], save, device)
         passkey(rows, key_lengths, depths, args.trials, run["seed"], state["passkey"], save, device)
         ablations(args.out, run, stages, original, target, tuned, documents, short_documents, state["ablations"],
-                  save, device)
+                  save, device, state["perplexity"])
     missing = [step for step, records, per_model in (("perplexity", state["perplexity"], len(lengths)),
                                                      ("passkey", state["passkey"], len(key_lengths) * len(depths)))
                if len(records) < len(rows) * per_model]
