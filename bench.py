@@ -344,22 +344,30 @@ def search_throughput(seconds=30, samples=5, compile=False):
 # The searches compared: LongRoPE (2024) and LongRoPE2 (2025), with and without early rejection, and a gradient fit
 
 
+def differentiable_tables(log_factors, rotary_dim, base, scale):
+    """longrope.rope_cos_sin for the long factors exp(log_factors), n_hat = 0, as a function of (seq_len, device)
+    that autograd sees through (the model's `rope_tables`)."""
+    from longrope import inverse_frequencies
+    theta_i = inverse_frequencies(rotary_dim, base)
+
+    def tables(seq_len, device):
+        positions = torch.arange(seq_len, dtype=torch.float32)
+        angles = positions[:, None] * (theta_i / log_factors.exp())[None]  # (T, hd/2)
+        angles = torch.cat((angles, angles), dim=-1).to(device)  # (T, hd)
+        return angles.cos() * scale, angles.sin() * scale
+    return tables
+
+
 def gradient_fit(model, documents, original, length, steps, lr=0.05):
     """A reference, not a search: the log-factors fitted by Adam to the mean loss (every token) on the search
     documents, from YaRN's factors, with LongRoPE's attention scale and no n_hat. cos/sin are rebuilt from the
     factors inside the graph (the model's own tables are cached and carry no gradient). Returns the RopeScaling and
     the forward + backward passes it took."""
-    from longrope import RopeScaling, inverse_frequencies, longrope_attention_scale, make_rope, rescale_factors
+    from longrope import RopeScaling, longrope_attention_scale, make_rope, rescale_factors
     rotary_dim, theta = model.config.rotary_dim, model.config.rope_theta
     start = rescale_factors(make_rope("yarn", original, length), rotary_dim, theta, length)
     log_factors = torch.tensor(start, dtype=torch.float32).log().requires_grad_(True)
-    scale, theta_i = longrope_attention_scale(length / original, original), inverse_frequencies(rotary_dim, theta)
-
-    def tables(seq_len, device):  # longrope.rope_cos_sin with differentiable factors
-        angles = torch.arange(seq_len, dtype=torch.float32)[:, None] * (theta_i / log_factors.exp())[None]  # (T, hd/2)
-        angles = torch.cat((angles, angles), dim=-1)  # (T, hd)
-        return angles.cos() * scale, angles.sin() * scale
-
+    tables = differentiable_tables(log_factors, rotary_dim, theta, longrope_attention_scale(length / original, original))
     weights = [p.requires_grad for p in model.parameters()]
     model.requires_grad_(False)
     model.rope_tables = tables  # this instance only, removed below
