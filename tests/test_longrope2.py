@@ -150,19 +150,23 @@ def test_attention_scale_is_fixed_by_s_and_l_not_by_the_length_scale():
 
 def test_longrope2_search_on_a_real_model_resumes_and_records_its_fitness(model_dir, tmp_path):
     shape = ["--model", model_dir, "--target", "4x", "--population", 6, "--parents", 3, "--mutations", 3,
-             "--crossovers", 3, "--samples", 3, "--device", "cpu", "--longrope2"]
-    for extra in ([], ["--early-reject", 0]):
-        full, part = tmp_path / f"full{len(extra)}.json", tmp_path / f"part{len(extra)}.json"
+             "--crossovers", 3, "--samples", 3, "--device", "cpu"]
+    options = {"all": ["--longrope2"], "raced": ["--longrope2", "--early-reject", 0], "needles": ["--needle-fitness"],
+               "space": ["--critical-dim", 2, "--length-scale", 6]}
+    for name, extra in options.items():  # each option, killed after one iteration and resumed
+        full, part = tmp_path / f"full-{name}.json", tmp_path / f"part-{name}.json"
         assert cli(*shape, *extra, "--iterations", 3, "--out", full) == 0
         assert cli(*shape, *extra, "--iterations", 1, "--out", part) == 0
         assert cli(*shape, *extra, "--iterations", 3, "--out", part, "--resume") == 0
         state = json.load(open(str(full).replace(".json", ".state.json")))
         assert state == json.load(open(str(part).replace(".json", ".state.json")))
-        assert state["config"]["critical_dim"] == 1 and state["config"]["fitness"] == "needle"
         assert json.load(open(full))["rope_scaling"] == json.load(open(part))["rope_scaling"]
+        assert state["config"].get("critical_dim") == {"needles": None, "space": 2}.get(name, 1)
+        assert state["config"].get("fitness") == (None if name == "space" else "needle")
+    shape.append("--longrope2")
     # the recorded fitness is the needle loss of the saved factors (tied pairs exact) on the search's needles
-    record = json.load(open(tmp_path / "full0.json"))
-    rope = longrope.load_factors(str(tmp_path / "full0.json"), HEAD_DIM)
+    record = json.load(open(tmp_path / "full-all.json"))
+    rope = longrope.load_factors(str(tmp_path / "full-all.json"), HEAD_DIM)
     assert rope.attention_factor == pytest.approx(math.sqrt(1 + math.log(4) / math.log(32)))
     assert rope.long_factor[0] == 1.0 and rope.long_factor[1] >= 4.0
     model = load_model(model_dir, device="cpu")
@@ -171,7 +175,7 @@ def test_longrope2_search_on_a_real_model_resumes_and_records_its_fitness(model_
     needles = longrope2.needle_samples(docs, tokenizer, seed=0)
     assert longrope2.needle_loss(model, rope, needles) == pytest.approx(record["loss"], abs=1e-6)
     # another critical dimension is another search
-    assert cli(*shape, "--critical-dim", 2, "--iterations", 3, "--out", tmp_path / "part0.json", "--resume") == 2
+    assert cli(*shape, "--critical-dim", 2, "--iterations", 3, "--out", tmp_path / "part-all.json", "--resume") == 2
 
 
 @pytest.mark.parametrize("argv, words", [
