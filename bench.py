@@ -516,7 +516,7 @@ def main():
     parser.add_argument("--samples", type=int, default=8, help="--searches: fitness documents (default: %(default)s)")
     parser.add_argument("--held-out", type=int, default=8,
                         help="--searches: held-out documents measured (default: %(default)s)")
-    parser.add_argument("--margins", default="0.02",
+    parser.add_argument("--margins", default="0,0.02",
                         help="--searches: early-rejection margins in nats, comma-separated (default: %(default)s)")
     parser.add_argument("--gradient-steps", type=int, default=30,
                         help="--searches: Adam steps of the gradient fit (default: %(default)s)")
