@@ -388,13 +388,14 @@ def gradient_fit(model, documents, original, length, steps, lr=0.05):
 
 
 def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margins=(0.02,), gradient_steps=30,
-                     trials=10, seed=0):
+                     trials=10, seed=0, save=lambda result: None):
     """Each search on the tiny model at 8x, without fine-tuning, on the same `samples` search documents and the
     same budget (population, iterations, parents, mutations, crossovers): LongRoPE (search.py), LongRoPE2
     (search.py --longrope2: needles planted in the same documents), each also with `--early-reject MARGIN` for every
     margin, a gradient fit (`gradient_fit`) and YaRN unsearched. Each one's factors are then measured on `held_out`
     documents of the held-out part (common.split_documents), which no search saw: bits per byte per document, and
-    passkey accuracy at 8x (5 depths x `trials`). Factor files, states and logs go to `work`."""
+    passkey accuracy at 8x (5 depths x `trials`). Factor files, states and logs go to `work`; `save(result)` is
+    called after each search, so a killed run keeps the rows it finished."""
     import common
     import eval as evaluation
     import longrope2
@@ -410,6 +411,10 @@ def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margi
     evaluation_docs = common.sample_documents(held_part, length, held_out, seed, "the held-out documents", join=True)
     runs = [("longrope", None, None), ("longrope2", None, "auto")]
     runs = [r for name, _, cd in runs for r in [(name, None, cd)] + [(name, m, cd) for m in margins]]
+    setup = {"model": "tiny", "length": length, "original": original, "budget": list(budget), "samples": samples,
+             "held_out": held_out, "margins": list(margins), "gradient_steps": gradient_steps, "trials": trials,
+             "seed": seed, "critical_dim": search.plan(model, length, original, critical_dim="auto").space.critical_dim,
+             "threads": torch.get_num_threads()}
     records = []
     for name, margin, cd in runs + [("gradient fit", None, None), ("yarn (no search)", None, None)]:
         label = name + ("" if margin is None else f" + early rejection {margin:g}")
@@ -441,10 +446,7 @@ def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margi
                         "attention_factor": rope.attention_factor, "n_hat": rope.n_hat})
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in records[-1].items()
                           if k in ("search", "bits", "forward_passes", "minutes", "passkey")}))
-    setup = {"model": "tiny", "length": length, "original": original, "budget": list(budget), "samples": samples,
-             "held_out": held_out, "margins": list(margins), "gradient_steps": gradient_steps, "trials": trials,
-             "seed": seed, "critical_dim": search.plan(model, length, original, critical_dim="auto").space.critical_dim,
-             "threads": torch.get_num_threads()}
+        save({"setup": setup, "searches": records})
     return {"setup": setup, "searches": records}
 
 
@@ -538,15 +540,16 @@ def main():
         if len(budget) != 5 or min(budget) < 1 or args.samples < 1 or args.held_out < 5:
             raise ValueError(f"--searches needs --budget P,T,K,N1,N2 of positive numbers and --held-out of at least "
                              f"5, got --budget {args.budget} --held-out {args.held_out}")
-        result = compare_searches(args.work, tuple(budget), args.samples, args.held_out,
-                                  tuple(float(m) for m in args.margins.split(",") if m.strip()), args.gradient_steps)
-        markdown = searches_table(result)
-        print("\n" + markdown)
         json_path = os.path.splitext(args.out)[0] + ".json"
-        save_json(json_path, result)
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w") as f:
-            f.write(f"`python bench.py {' '.join(sys.argv[1:])}`\n\n{markdown}\n")
+
+        def save(result):  # after every search: a killed run keeps what it measured
+            save_json(json_path, result)
+            with open(args.out, "w") as f:
+                f.write(f"`python bench.py {' '.join(sys.argv[1:])}`\n\n{searches_table(result)}\n")
+        result = compare_searches(args.work, tuple(budget), args.samples, args.held_out,
+                                  tuple(float(m) for m in args.margins.split(",") if m.strip()), args.gradient_steps,
+                                  save=save)
+        print("\n" + searches_table(result))
         print(f"wrote {args.out} and {json_path}")
         return
     if args.search:
