@@ -39,8 +39,10 @@ class Logbook:
 
     @contextmanager
     def open(self, settings, space):
-        config = dict(self.config, **settings.fingerprint(),
-                      space=[space.n_factors, space.upper, list(space.n_hat_choices)])
+        shape = [space.n_factors, space.upper, list(space.n_hat_choices)]
+        if space.critical_dim is not None:  # LongRoPE2's space; a 2024 search's state keeps its old form
+            shape += [space.lower, space.critical_dim]
+        config = dict(self.config, **settings.fingerprint(), space=shape)
         if self.resume and self.path and os.path.exists(self.path):
             state = load_state(self.path, config)
         else:

@@ -16,9 +16,14 @@ Section 3.3: `--recover` repeats the search at the original length for the short
 sequence fits the original window, so the extended model keeps its short-context quality. What a search looks for,
 long or short factors, at which length and from which seeds, is its SearchPlan (`plan`).
 
+`--longrope2` (or `--critical-dim`, `--length-scale`, `--needle-fitness`): LongRoPE2's search (Shang et al. 2025,
+arXiv 2502.20082; `longrope2.py`): only the pairs past the critical dimension are searched, in [s, S] and strictly
+increasing, the others tied to it; the fitness is the loss on the answer of needles planted in the documents.
+
 `--early-reject MARGIN` (racing, ours: the same search for fewer forward passes): a new candidate is scored one
 document at a time and dropped once its mean loss so far exceeds the worst parent's on the same documents by more
-than MARGIN nats (`race`). It could only have become a parent by doing much better on the documents left.
+than MARGIN nats (`race`). It could only have become a parent by doing much better on the documents left. P_0
+races in blocks of k against the k-th best scored in full before each block (`score_children`).
 Under `torchrun --nproc_per_node N search.py ...` each process scores every N-th candidate of a generation and the
 losses are gathered (`score_generation`): the same result for any N.
 
@@ -45,6 +50,7 @@ from tqdm import tqdm
 
 import common
 import longrope
+import longrope2
 import parallel
 from checkpoint import export_model
 from logbook import Logbook, history_csv_path, perplexity
@@ -92,8 +98,10 @@ def candidate_of(entry):
 @dataclass(frozen=True)
 class SearchSpace:
     n_factors: int  # head_dim / 2
-    upper: int  # 1.25 * s in hundredths: the paper's upper bound for every lambda_i
+    upper: int  # 1.25 * s in hundredths: the paper's upper bound for every lambda_i (LongRoPE2: S)
     n_hat_choices: tuple = (0,)
+    lower: int = GRID  # the lower bound of the searched factors (LongRoPE2: s)
+    critical_dim: int | None = None  # LongRoPE2: pairs from this one on are searched, those below tied to it
 
     def snap(self, factors, n_hat=0):
         """Any factors (a seed method, a factor file) as a candidate of this space."""
@@ -131,8 +139,7 @@ def evolve(score, space, seeds, settings, logbook=None, stop_after=None, ranks=(
             else:
                 parents = select_parents(history, state["population"], settings.parents)  # Top-k
                 children = next_generation(history, parents, space, settings, rng, seen)  # N1 mutations + N2 crossovers
-            cut = race_cut(history, parents, settings)  # early rejection: the losses a child must keep up with
-            results = score_generation(score, children, cut, settings.early_reject, ranks)  # evaluate
+            results = score_children(score, children, history, parents, settings, ranks)  # evaluate (and race)
             population = parents + record(history, children, results, iteration, settings)
             end_iteration(state, iteration, population, rng, logbook)
     return state
@@ -172,7 +179,11 @@ def mutate(parent, space, rng, mutation_prob):
     A relative step moves slow and fast frequencies alike. The official code instead redraws a factor between its
     two neighbours, which cannot move the inside of a plateau, only its ends (PI's factors are all s, YaRN's slow
     half too); on the tiny model that rule ended 4% below the YaRN seed where this one ended 8% below, at the same
-    budget."""
+    budget. A LongRoPE2 space (`critical_dim` set) uses LongRoPE2's own mutation (`longrope2.mutate_steps`), which
+    returns None for a child that is not strictly increasing."""
+    if space.critical_dim is not None:
+        steps = longrope2.mutate_steps(parent.steps, space.critical_dim, space.lower, space.upper, rng, mutation_prob)
+        return None if steps is None else Candidate(steps)
     steps = list(parent.steps)
     for i in range(len(steps)):
         if rng.random() < mutation_prob:
@@ -192,12 +203,21 @@ def crossover(a, b, rng):
     return Candidate(make_monotone(steps), n_hat)
 
 
+def crossover_draws(a, b, space, rng):
+    """Successive crossover draws of parents a and b for `fresh`: each an independent `crossover`, or in a LongRoPE2
+    space one more pass of LongRoPE2's crossover on the same child (`longrope2.CrossoverDraws`)."""
+    if space.critical_dim is None:
+        return lambda: crossover(a, b, rng)
+    draws = longrope2.CrossoverDraws(a.steps, b.steps, space.critical_dim, rng)
+    return lambda: None if (steps := draws()) is None else Candidate(steps)
+
+
 def fresh(draw, seen, tries=200):
     """A candidate never evaluated before: the official code rejects duplicates of the whole history and draws
-    again (the paper does not say)."""
+    again (the paper does not say). A draw of None (a LongRoPE2 child that is not increasing) is drawn again too."""
     for _ in range(tries):
         child = draw()
-        if child not in seen:
+        if child is not None and child not in seen:
             seen.add(child)
             return child
     return None
@@ -221,7 +241,7 @@ def next_generation(history, parents, space, settings, rng, seen):
             break
         i, j = sorted(rng.choice(len(parents), 2, replace=False))
         a, b = candidate_of(history[parents[i]]), candidate_of(history[parents[j]])
-        child, origin = fresh(lambda: crossover(a, b, rng), seen, tries=20), "crossover"
+        child, origin = fresh(crossover_draws(a, b, space, rng), seen, tries=20), "crossover"
         if child is None:  # identical parents, or every mix already seen: mutate instead (official code)
             child, origin = fresh(lambda: mutate(a, space, rng, settings.mutation_prob), seen), "mutation"
         if child is not None:
@@ -239,6 +259,24 @@ def evaluate_loss(model, rope, documents):
 
 # ----------------------------------------------------------------------------------------------------------------
 # Around the steps: scoring a generation (processes sharing it, early rejection), the history
+
+
+def score_children(score, children, history, parents, settings, ranks=(0, 1)):
+    """A generation's results (`score_generation`), with early rejection racing each child against the worst
+    parent (`race_cut`). P_0 has no parents yet: its first k members are scored in full, then each next k race the
+    k-th best fully scored so far. Only a candidate that trails it can be dropped, and that one could not have been
+    among P_0's k best. The cut for a block of k depends only on the blocks before it, so the result is the same
+    for any number of processes."""
+    if parents or settings.early_reject is None:
+        cut = race_cut(history, parents, settings)  # the losses a child must keep up with
+        return score_generation(score, children, cut, settings.early_reject, ranks)
+    k, results = settings.parents, []
+    for start in range(0, len(children), k):
+        finished = [losses for losses, dropped in results if not dropped and math.isfinite(sum(losses))]
+        finished.sort(key=lambda losses: sum(losses) / len(losses))  # stable: ties keep the earlier candidate
+        cut = finished[k - 1] if len(finished) >= k else None
+        results += score_generation(score, children[start:start + k], cut, settings.early_reject, ranks)
+    return results
 
 
 def score_generation(score, candidates, cut=None, margin=None, ranks=(0, 1)):
@@ -327,11 +365,14 @@ class SearchPlan:
     def rope(self, candidate):
         if self.short:
             return replace(self.base, short_factor=candidate.factors)
-        return replace(self.base, long_factor=candidate.factors, n_hat=candidate.n_hat)
+        factors, cd = candidate.factors, self.space.critical_dim
+        if cd is not None:  # LongRoPE2: the pairs below cd exactly lambda_cd^(i/cd), not their grid values
+            factors = tuple(longrope2.tie_low_factors(factors, cd))
+        return replace(self.base, long_factor=factors, n_hat=candidate.n_hat)
 
 
 def plan(model, target_len=None, original=None, recover=None, short_len=None, init=None, attention_factor=None,
-         seed_methods=SEED_METHODS, search_n_hat=True):
+         seed_methods=SEED_METHODS, search_n_hat=True, critical_dim=None, length_scale=None):
     """What is searched: the long factors and n_hat at target_len, or (recover: a RopeScaling, Section 3.3) its short
     factors at short_len (default: the original length) with the long ones fixed. Returns a SearchPlan.
 
@@ -340,7 +381,9 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
     progressive extension's second search (Section 3.3).
     `attention_factor` fixes the attention scale of every candidate (default: sqrt(1 + ln s / ln L) for this s).
     `seed_methods` are the rescaling methods whose factors at target_len seed the population.
-    `search_n_hat=False` keeps n_hat at 0 (the ablation of Table 11)."""
+    `search_n_hat=False` keeps n_hat at 0 (the ablation of Table 11).
+    `critical_dim` (a pair index, or "auto" for `longrope2.critical_dim`) makes it LongRoPE2's search space
+    (`plan_longrope2`): pairs from it on in [s, length_scale] (default 2 s), those below tied to it, no n_hat."""
     rotary_dim, theta = model.config.rotary_dim, model.config.rope_theta
     fingerprint = {"recover": None if recover is None else list(recover.long_factor),
                    "init": None if init is None else list(init.long_factor), "attention_factor": attention_factor,
@@ -361,6 +404,10 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
     if length <= original:
         raise ValueError(f"target length {length} must exceed the original length {original}")
     factor = length / original
+    if critical_dim is not None:
+        if init is not None:
+            raise ValueError("--init is not used by LongRoPE2's search (its official code ignores initial factors)")
+        return plan_longrope2(model, length, original, critical_dim, length_scale, attention_factor, seed_methods)
     space = search_space(factor, rotary_dim, length, search_n_hat)
     seeds = [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, original, length), rotary_dim, theta,
                                                      length))) for m in seed_methods]
@@ -373,6 +420,29 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
         on_top = yarn_on_top(init.long_factor, rotary_dim, theta, int(round(init.factor * original)), stretch)
         seeds.append(("init-yarn", space.snap(on_top, n_hat)))
     base = RopeScaling("longrope", factor, original, attention_factor=attention_factor)
+    return SearchPlan(length, factor, original, space, seeds, base, False, seed_methods, fingerprint)
+
+
+def plan_longrope2(model, length, original, critical_dim="auto", length_scale=None, attention_factor=None,
+                   seed_methods=SEED_METHODS):
+    """LongRoPE2's search (`longrope2.py`): the critical pair cd (the official default, or a given index), factors
+    of the pairs from cd on on the 0.01 grid in [s, S], those below tied to lambda_cd, no n_hat; 8 NTK-shaped seeds;
+    the attention scale sqrt(1 + ln s / ln L) for every candidate unless `attention_factor` fixes another."""
+    rotary_dim, theta, factor = model.config.rotary_dim, model.config.rope_theta, length / original
+    given = critical_dim != "auto"
+    cd = int(critical_dim) if given else longrope2.critical_dim(rotary_dim, theta, original)
+    longrope2.check_critical_dim(cd, rotary_dim // 2, given)
+    scale = 2 * factor if length_scale is None else length_scale  # the official LLaMA3 example: S = 32 = 2 s
+    if not (math.isfinite(scale) and scale >= factor):
+        raise ValueError(f"--length-scale must be at least the extension ratio s = {factor:g}, got {scale}")
+    lower, upper = int(math.ceil(factor * GRID - 1e-6)), int(math.floor(scale * GRID + 1e-6))
+    space = SearchSpace(rotary_dim // 2, upper, (0,), lower, cd)
+    seeds = [(f"ntk-{j}", Candidate(steps)) for j, steps in
+             enumerate(longrope2.seed_steps(rotary_dim // 2, cd, factor, lower, upper))]
+    attention = longrope2.attention_scale(factor, original) if attention_factor is None else attention_factor
+    base = RopeScaling("longrope", factor, original, attention_factor=attention)
+    fingerprint = {"recover": None, "init": None, "attention_factor": attention_factor, "critical_dim": cd,
+                   "length_scale": scale}
     return SearchPlan(length, factor, original, space, seeds, base, False, seed_methods, fingerprint)
 
 
@@ -416,12 +486,17 @@ def run_search(model, documents, search_plan, settings, run=None):
     check_ranks(settings, run.ranks[1])
     started = time.time()
     state_path = os.path.splitext(run.out)[0] + ".state.json"
+    needles = isinstance(documents[0], longrope2.Needle)  # LongRoPE2's needle-driven fitness
     config = {"length": p.length, "original": p.original, "factor": p.factor, "samples": len(documents),
               "documents": [int(d.sum()) % 1000003 for d in documents],  # a fingerprint of the documents
-              **p.fingerprint}
+              **p.fingerprint, **({"fitness": "needle"} if needles else {})}
     say = print if run.write else lambda *_: None  # one voice for a launched run
-    say(f"searching {p.space.n_factors} factors on [1, {p.space.upper / GRID:.2f}] and n_hat in "
-        f"{list(p.space.n_hat_choices)} at length {p.length} (s = {p.factor:g}), fitness on {len(documents)} documents")
+    space, cd = p.space, p.space.critical_dim
+    what = (f"{space.n_factors} factors on [1, {space.upper / GRID:.2f}] and n_hat in {list(space.n_hat_choices)}"
+            if cd is None else f"factors {cd}..{space.n_factors - 1} of {space.n_factors} on [{space.lower / GRID:.2f}, "
+                               f"{space.upper / GRID:.2f}], strictly increasing, those below tied to factor {cd}")
+    say(f"searching {what} at length {p.length} (s = {p.factor:g}), fitness on {len(documents)} "
+        f"{'needles (answer tokens only)' if needles else 'documents'}")
 
     def score(candidate):  # one document at a time: early rejection may stop after any of them
         rope = p.rope(candidate)
@@ -514,6 +589,18 @@ def parse_args(argv=None):
     p.add_argument("--seeds", default=",".join(SEED_METHODS),
                    help="methods whose factors seed the search: pi, ntk, dynamic-ntk, yarn, llama3 (default: "
                         "%(default)s)")
+    p.add_argument("--longrope2", action="store_true",
+                   help="LongRoPE2's search (Shang et al. 2025): --critical-dim auto, --length-scale 2s, "
+                        "--needle-fitness, and the attention scale sqrt(1 + ln s / ln L) fixed for every candidate")
+    p.add_argument("--critical-dim", metavar="auto|N",
+                   help="LongRoPE2: search only the pairs from N on, in [s, --length-scale], strictly increasing; "
+                        "those below follow lambda_N^(i/N); auto: ceil((d/2) log_b(L / 2 pi)) - 1 (default: off)")
+    p.add_argument("--length-scale", type=float, metavar="S",
+                   help="LongRoPE2: the largest factor of the searched pairs (default: 2 s, as the official LLaMA3 "
+                        "example)")
+    p.add_argument("--needle-fitness", action="store_true",
+                   help="LongRoPE2: the fitness is the loss on the answer tokens only of a passkey planted in each "
+                        "document, at spread depths (default: the loss on every token)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice; 1 is fastest for "
                                                "the tiny model on a busy machine)")
@@ -547,6 +634,19 @@ def main(argv=None):
         raise ValueError(f"--attention-factor must be a positive number, got {args.attention_factor}")
     if args.early_reject is not None and not (math.isfinite(args.early_reject) and args.early_reject >= 0):
         raise ValueError(f"--early-reject must be a margin of at least 0 nats, got {args.early_reject}")
+    if args.longrope2:
+        args.critical_dim, args.needle_fitness = args.critical_dim or "auto", True
+    critical_dim = args.critical_dim
+    if critical_dim is not None and critical_dim != "auto":
+        try:
+            critical_dim = int(critical_dim)
+        except ValueError:
+            raise ValueError(f"--critical-dim takes auto or a pair index, got '{critical_dim}'") from None
+    if args.length_scale is not None and critical_dim is None:
+        raise ValueError("--length-scale bounds LongRoPE2's search space: it needs --critical-dim or --longrope2")
+    if args.recover and (critical_dim is not None or args.needle_fitness):
+        raise ValueError("--recover searches the short factors as LongRoPE does; LongRoPE2's options apply to the "
+                         "long factors")
     settings = Settings(args.population, args.iterations, args.parents, args.mutations, args.crossovers,
                         args.mutation_prob, args.seed, args.early_reject)
     rank, n_ranks, device = 0, int(os.environ.get("WORLD_SIZE", "1")), args.device  # torchrun sets WORLD_SIZE
@@ -570,14 +670,18 @@ def main(argv=None):
         length = needed = common.parse_length(args.target, original)
     reach = int(round(recover.factor * recover.original_max_len)) if recover else length  # what the factors are for
     common.apply_window(model, common.parse_window(args.sliding_window, reach))
-    docs = common.load_documents(args.data, common.load_tokenizer(args.model), "validation", model.config.vocab_size)
+    tokenizer = common.load_tokenizer(args.model)
+    docs = common.load_documents(args.data, tokenizer, "validation", model.config.vocab_size)
     documents = common.sample_documents(docs, needed, args.samples, seed=args.seed,
                                         what=args.data or "the stdlib validation split")
+    if args.needle_fitness:
+        documents = longrope2.needle_samples(documents, tokenizer, seed=args.seed)
     provenance = {"data": args.data or "stdlib-validation", "model": args.model,
                   "command": "python search.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
     search_plan = plan(model, None if recover else length, original, recover, length if recover else None, init,
-                       args.attention_factor, seed_methods)
-    run_search(model, documents, search_plan, settings, Run(args.out, args.resume, write=rank == 0,
+                       args.attention_factor, seed_methods, critical_dim=critical_dim, length_scale=args.length_scale)
+    loss_fn = longrope2.needle_loss if args.needle_fitness else evaluate_loss
+    run_search(model, documents, search_plan, settings, Run(args.out, args.resume, write=rank == 0, loss_fn=loss_fn,
                                                             ranks=(rank, n_ranks), provenance=provenance))
     if n_ranks > 1:
         torch.distributed.destroy_process_group()

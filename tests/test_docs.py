@@ -133,11 +133,21 @@ def test_benchmark_page_gpu_section_is_the_h100_output():
             f"above the original model's {ppl[original, 128]:.3f}") in text
 
 
+def test_readme_searches_table_is_the_bench_output():
+    """`python bench.py --searches --out docs/searches.md`: its table, from docs/searches.json, in both pages."""
+    import bench
+    table = bench.searches_table(load("searches.json"))
+    with open(os.path.join(DOCS, "searches.md")) as f:
+        assert table in f.read()
+    for line in table.splitlines():
+        assert line in readme(), line
+
+
 def test_every_code_pointer_in_the_readme_exists():
     """The README teaches where each idea lives (`longrope.rope_cos_sin`, `search.evolve`, ...): every such pointer
     names a function or class that exists, so the map cannot drift from the code."""
     import importlib
-    modules = ("longrope", "model", "search", "train", "finetune", "plan", "prepare", "common", "eval", "checkpoint",
+    modules = ("longrope", "longrope2", "logbook", "model", "search", "train", "finetune", "plan", "prepare", "common", "eval", "checkpoint",
                "parallel", "compare", "bench", "pretrain")
     files = {"py", "json", "bin", "md", "png", "csv", "pth", "pt", "npy", "txt", "jsonl", "parquet", "gz", "safetensors",
              "model", "tar"}

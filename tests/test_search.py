@@ -261,20 +261,41 @@ def test_early_rejection_drops_only_what_could_not_be_selected_and_keeps_the_res
     assert raced["curve"] == full["curve"] and raced["rng"] == full["rng"]
     assert raced["population"][:SMALL.parents] == full["population"][:SMALL.parents]
     dropped = [i for i, h in enumerate(raced["history"]) if h["dropped"]]
-    assert len(dropped) == 37 and all(len(raced["history"][i]["losses"]) == 1 for i in dropped)
-    assert search.forward_passes(raced["history"], 2) == 2 * 144 - 37 == search.forward_passes(full["history"], 2) - 37
+    assert len(dropped) == 38 and all(len(raced["history"][i]["losses"]) == 1 for i in dropped)
+    assert search.forward_passes(raced["history"], 2) == 2 * 144 - 38 == search.forward_passes(full["history"], 2) - 38
+    k = SMALL.parents
     for i, (h, f) in enumerate(zip(raced["history"], full["history"])):
-        # the parents a candidate raced: the k best of every earlier iteration (elitism)
-        earlier = sorted(g["loss"] for g in full["history"] if g["iteration"] < h["iteration"])
+        # what a candidate raced: the k best of every earlier iteration (elitism); in P_0, the k-th best of the
+        # blocks of k members before its own
+        earlier = sorted(g["loss"] for j, g in enumerate(full["history"]) if g["iteration"] < h["iteration"]
+                         or (h["iteration"] == 0 and j < i // k * k))
         if h["dropped"]:
-            assert h["loss"] == math.inf and f["loss"] > earlier[SMALL.parents - 1]  # it would have lost
+            assert h["loss"] == math.inf and f["loss"] > earlier[k - 1]  # it would have lost
             assert h["losses"] == [hopeless_n_hat_64(search.candidate_of(h))[0]]
         else:
             assert h["loss"] == f["loss"] and h["losses"] == hopeless_n_hat_64(search.candidate_of(h))
     # every n_hat = 64 child raced against a full set of parents is dropped after its first document
     hopeless = [h for h in raced["history"] if h["n_hat"] == 64]
     assert len(hopeless) == 4 and all(h["dropped"] and h["iteration"] > 0 for h in hopeless)
-    assert not any(h["dropped"] for h in raced["history"] if h["iteration"] == 0)  # P_0 has no parents to race
+    # P_0 races too once k of its members are scored in full: only from its (k + 1)-th member on
+    first = [h for h in raced["history"] if h["iteration"] == 0]
+    assert not any(h["dropped"] for h in first[:k]) and any(h["dropped"] for h in first[k:])
+    cut = sorted((h for h in first[:k]), key=lambda h: h["loss"])[-1]["losses"]  # the k-th best of the first k
+    assert all(h["dropped"] == (h["losses"][0] > cut[0]) for h in first[k:2 * k])  # margin 0: behind on the first
+
+
+def test_the_first_population_races_in_blocks_of_k_against_the_kth_best_scored_in_full():
+    """P_0 of 24 with k = 8: the first block is scored in full; each next block races the 8th best of all the
+    candidates fully scored in the blocks before it, not the worst of them."""
+    blocks = [[1, 2, 3, 4, 5, 6, 7, 8], [0.1, 0.2, 0.3, 0.4, 9, 9, 9, 9], [3.5, 4.5, 2, 5, 9, 0.05, 4, 4.01]]
+    children = [(x, "seed") for block in blocks for x in block]
+    settings = replace(SMALL, population=24, early_reject=0.0)
+    results = search.score_children(lambda x: iter([x, x]), children, [], [], settings)
+    dropped = [d for _, d in results]
+    assert dropped[:8] == [False] * 8
+    assert dropped[8:16] == [False] * 4 + [True] * 4  # behind 8, the 8th best of the first block
+    assert dropped[16:] == [False, True, False, True, True, False, False, True]  # behind 4, the 8th best of 12
+    assert [len(losses) for losses, _ in results] == [1 if d else 2 for d in dropped]
 
 
 def noisy(candidate):
