@@ -162,3 +162,21 @@ def test_every_code_pointer_in_the_readme_exists():
             assert hasattr(target, attribute), f"{module}.{name}.{attribute}"
         checked += 1
     assert checked >= 30
+
+
+def test_readme_figure1_table_is_the_comparison():
+    """The README's Figure 1 table quotes `python compare.py --out docs/finetuned` (compare.json) cell for cell."""
+    state = load(os.path.join("finetuned", "compare.json"))
+    text = readme()
+    section = text[text.index("### Fine-tuned LongRoPE against fine-tuned PI and YaRN"):]
+    section = section[:section.index("Passkey retrieval")]
+    quoted = {}
+    for line in section.splitlines():
+        if line.startswith("| ") and not line.startswith("| model") and "---" not in line:
+            cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
+            quoted[cells[0].split(" (")[0]] = cells[1:]
+    lengths = sorted({r["length"] for r in state["perplexity"]})
+    models = list(dict.fromkeys(r["model"] for r in state["perplexity"]))
+    assert set(quoted) == set(models)
+    for r in state["perplexity"]:
+        assert quoted[r["model"]][lengths.index(r["length"])] == f"{r['ppl']:.2f}", r
