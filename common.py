@@ -90,10 +90,10 @@ def apply_window(model, window):
 
 
 def reproducing_command(argv, script="train.py"):
-    """The command line without --resume and --stop-after N: they do not change the result."""
+    """The command line without --resume, --report and --stop-after N: they do not change the result."""
     kept, skip = [], False
     for a in argv:
-        if not skip and a != "--resume" and not a.startswith("--stop-after"):
+        if not skip and a not in ("--resume", "--report") and not a.startswith("--stop-after"):
             kept.append(a)
         skip = a == "--stop-after"
     return f"python {script} " + " ".join(shlex.quote(a) for a in kept)

@@ -237,11 +237,12 @@ def figure1(records, tuned, path):
         ax.errorbar([r["length"] for r in rows], ppl, yerr=spread, marker="o", markersize=3, capsize=2,
                     linestyle=style, label=label)
     ax.axvline(tuned, color="grey", linestyle="--", linewidth=1)
-    ax.text(tuned, ax.get_ylim()[0], f" fine-tuned at {common.format_length(tuned)}", color="grey", va="bottom")
+    ax.text(tuned, 0.02, f" fine-tuned at {common.format_length(tuned)}", color="grey", va="bottom",
+            transform=ax.get_xaxis_transform())  # x in data, y in axes coordinates: the bottom of the plot
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("context length (tokens)")
-    ax.set_ylabel("perplexity (mean over documents; bars: min-max)")
+    ax.set_ylabel("perplexity (mean; bars: min-max)")
     ax.set_title("Figure 1 in miniature: fine-tuned PI and YaRN against LongRoPE")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
