@@ -530,7 +530,7 @@ def run_search(model, documents, search_plan, settings, run=None):
     say(f"best perplexity {best['ppl']:.4f} at length {p.length} (n_hat {rope.n_hat}); seeds: "
         + ", ".join(f"{k} {v:.4f}" for k, v in seed_ppl.items())
         + f"; {len(new)} candidates evaluated ({forward_passes(new, len(documents))} forward passes) in "
-          f"{minutes:.1f} min ({len(new) / max(minutes, 1e-9):.0f}/min)")
+          f"{minutes:.1f} min ({len(new) / max(minutes, 1e-9):.3g}/min)")
     return replace(rope, extra=record)
 
 
