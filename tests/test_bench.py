@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import bench
+import searches
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -52,12 +53,12 @@ def test_the_gradient_fit_differentiates_the_models_own_rope_and_lowers_the_loss
             layer.self_attn.k_proj.weight.mul_(4.0)
     factors = torch.tensor([1.0, 1.3, 1.9, 2.5, 3.0, 3.2, 3.9, 4.0])
     rope = longrope.RopeScaling("longrope", 4.0, 32, long_factor=tuple(factors.tolist()))
-    cos, sin = bench.differentiable_tables(factors.log(), 16, 10000.0, longrope.longrope_attention_scale(4.0, 32))(
+    cos, sin = searches.differentiable_tables(factors.log(), 16, 10000.0, longrope.longrope_attention_scale(4.0, 32))(
         128, "cpu")
     expected = longrope.rope_cos_sin(rope, 16, 10000.0, torch.arange(128), 128)
     assert torch.allclose(cos, expected[0], atol=1e-5) and torch.allclose(sin, expected[1], atol=1e-5)
     docs = [torch.randint(0, 64, (128,), generator=torch.Generator().manual_seed(i)) for i in range(2)]
-    fitted, passes = bench.gradient_fit(model, docs, 32, 128, steps=5)
+    fitted, passes = searches.gradient_fit(model, docs, 32, 128, steps=5)
     start = longrope.rescale_factors(longrope.make_rope("yarn", 32, 128), 16, 10000.0, 128)
     yarn = longrope.RopeScaling("longrope", 4.0, 32, long_factor=tuple(start))
     assert passes == 10 and search.evaluate_loss(model, fitted, docs) < search.evaluate_loss(model, yarn, docs) - 1e-3

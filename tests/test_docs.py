@@ -135,8 +135,8 @@ def test_benchmark_page_gpu_section_is_the_h100_output():
 
 def test_readme_searches_table_is_the_bench_output():
     """`python bench.py --searches --out docs/searches.md`: its table, from docs/searches.json, in both pages."""
-    import bench
-    table = bench.searches_table(load("searches.json"))
+    import searches
+    table = searches.searches_table(load("searches.json"))
     with open(os.path.join(DOCS, "searches.md")) as f:
         assert table in f.read()
     for line in table.splitlines():
