@@ -10,6 +10,7 @@
     python bench.py --chunked --lengths 64k,128k --threads 1   # peak memory of the chunked forward against the whole
     python bench.py --chunked-speed --lengths 4k,8k,16k,32k    # its time against the whole-sequence forward
     python bench.py --searches --out docs/searches.md   # LongRoPE's and LongRoPE2's searches compared (tiny, 8x)
+    python bench.py --searches --processes 2 --out docs/search_processes.md   # one search in 1 and in 2 processes
 
 Perplexity evaluation is the inner loop of the LongRoPE search (Section 3.2: every candidate is scored by the
 model's perplexity on long documents), so its speed decides how long a search takes. Both models run in the same
@@ -40,7 +41,7 @@ import time
 import torch
 
 from common import format_length, parse_lengths, run_cli, save_json
-from searches import compare_searches, searches_table
+from searches import main as searches_main
 
 CONFIGS = {  # transformers LlamaConfig (or model_type's config) arguments
     "small": dict(vocab_size=32000, hidden_size=256, intermediate_size=688, num_hidden_layers=4,
@@ -399,6 +400,12 @@ def main():
                         help="--searches: early-rejection margins in nats, comma-separated (default: %(default)s)")
     parser.add_argument("--gradient-steps", type=int, default=30,
                         help="--searches: Adam steps of the gradient fit (default: %(default)s)")
+    parser.add_argument("--methods", default="longrope,longrope2,gradient,yarn",
+                        help="--searches: the rows, of longrope, longrope2, gradient, yarn (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="--searches: the seed of the searches and of the "
+                        "documents they and the measurement use (default: %(default)s)")
+    parser.add_argument("--processes", type=int, default=None, metavar="N",
+                        help="--searches: instead, time one search in 1 process and in N (torchrun, one thread each)")
     parser.add_argument("--work", default="runs/searches",
                         help="--searches: where the factor files and search logs go (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
@@ -413,22 +420,7 @@ def main():
     if args._child:
         return child_memory(args)
     if args.searches:
-        budget = [int(v) for v in args.budget.split(",")]
-        if len(budget) != 5 or min(budget) < 1 or args.samples < 1 or args.held_out < 5:
-            raise ValueError(f"--searches needs --budget P,T,K,N1,N2 of positive numbers and --held-out of at least "
-                             f"5, got --budget {args.budget} --held-out {args.held_out}")
-        json_path = os.path.splitext(args.out)[0] + ".json"
-
-        def save(result):  # after every search: a killed run keeps what it measured
-            save_json(json_path, result)
-            with open(args.out, "w") as f:
-                f.write(f"`python bench.py {' '.join(sys.argv[1:])}`\n\n{searches_table(result)}\n")
-        result = compare_searches(args.work, tuple(budget), args.samples, args.held_out,
-                                  tuple(float(m) for m in args.margins.split(",") if m.strip()), args.gradient_steps,
-                                  save=save)
-        print("\n" + searches_table(result))
-        print(f"wrote {args.out} and {json_path}")
-        return
+        return searches_main(args, sys.argv[1:])
     if args.search:
         r = search_throughput(compile=args.compile)
         print(f"search throughput, tiny model at 8x ({r['candidates']} candidates of {r['documents']} documents each, "

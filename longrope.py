@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, replace
 import torch
 
 METHODS = ("none", "pi", "ntk", "dynamic-ntk", "yarn", "llama3", "longrope")
+MAX_FACTOR = 1e6  # a million times the original length: past it, powers of the factor overflow a float
+MAX_ATTENTION_FACTOR = 1e3  # LongRoPE's and YaRN's are near 1 (1.2 at s = 64); 3.4e38 overflows float32 tables
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,8 @@ def rope_frequencies(rope, head_dim, base, seq_len):
     elif rope.method == "dynamic-ntk":
         # transformers' `dynamic`: the scale grows with the sequence, never shrinks below the original length
         length = max(seq_len, rope.original_max_len)
-        grown = base * ((s * length / rope.original_max_len) - (s - 1)) ** (head_dim / (head_dim - 2))
+        # s L / L0 - (s - 1), as s (L / L0 - 1) + 1: exactly 1 at L = L0 whatever s (the first form cancels)
+        grown = base * (s * (length / rope.original_max_len - 1) + 1) ** (head_dim / (head_dim - 2))
         inv_freq, scale = inverse_frequencies(head_dim, grown), 1.0
     elif rope.method == "yarn":
         inv_freq, scale = _yarn_inverse_frequencies(head_dim, base, rope)
@@ -255,12 +258,14 @@ def check_rope_dict(rope_dict, where, head_dim, max_position_embeddings, n_hat=0
     if original is not None and not (_is_integer(original) and original >= 2):
         fail("original_max_position_embeddings", "an integer of at least 2", original)
     factor = rope_dict.get("factor")
-    if factor is not None and not (_is_number(factor) and math.isfinite(factor) and factor >= 1):
-        fail("factor", "a number of at least 1 (transformers' rule)", factor)
+    if factor is not None and not (_is_number(factor) and 1 <= factor <= MAX_FACTOR):
+        fail("factor", f"a number from 1 (transformers' rule) to {MAX_FACTOR:,.0f}", factor)
     for key in ("attention_factor", "beta_fast", "beta_slow"):
         value = rope_dict.get(key)
         if value is not None and not (_is_number(value) and math.isfinite(value) and value > 0):
             fail(key, "a finite positive number", value)
+    if (rope_dict.get("attention_factor") or 1) > MAX_ATTENTION_FACTOR:  # it multiplies float32 cos and sin
+        fail("attention_factor", f"at most {MAX_ATTENTION_FACTOR:,.0f}", rope_dict["attention_factor"])
     beta_fast, beta_slow = rope_dict.get("beta_fast") or 32, rope_dict.get("beta_slow") or 1  # transformers' defaults
     if beta_fast < beta_slow:
         fail("beta_fast", f"at least beta_slow ({beta_slow})", beta_fast)

@@ -426,7 +426,7 @@ def plan(model, target_len=None, original=None, recover=None, short_len=None, in
 def plan_longrope2(model, length, original, critical_dim="auto", length_scale=None, attention_factor=None,
                    seed_methods=SEED_METHODS):
     """LongRoPE2's search (`longrope2.py`): the critical pair cd (the official default, or a given index), factors
-    of the pairs from cd on on the 0.01 grid in [s, S], those below tied to lambda_cd, no n_hat; 8 NTK-shaped seeds;
+    of the pairs from cd on, on the 0.01 grid in [s, S], those below tied to lambda_cd, no n_hat; 8 NTK-shaped seeds;
     the attention scale sqrt(1 + ln s / ln L) for every candidate unless `attention_factor` fixes another."""
     rotary_dim, theta, factor = model.config.rotary_dim, model.config.rope_theta, length / original
     given = critical_dim != "auto"

@@ -57,14 +57,16 @@ def gradient_fit(model, documents, original, length, steps, lr=0.05):
 
 
 def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margins=(0.02,), gradient_steps=30,
-                     trials=10, seed=0, save=lambda result: None):
+                     trials=10, seed=0, save=lambda result: None,
+                     methods=("longrope", "longrope2", "gradient", "yarn")):
     """Each search on the tiny model at 8x, without fine-tuning, on the same `samples` search documents and the
     same budget (population, iterations, parents, mutations, crossovers): LongRoPE (search.py), LongRoPE2
     (search.py --longrope2: needles planted in the same documents), each also with `--early-reject MARGIN` for every
     margin, a gradient fit (`gradient_fit`) and YaRN unsearched. Each one's factors are then measured on `held_out`
     documents of the held-out part (common.split_documents), which no search saw: bits per byte per document, and
     passkey accuracy at 8x (5 depths x `trials`). Factor files, states and logs go to `work`; `save(result)` is
-    called after each search, so a killed run keeps the rows it finished."""
+    called after each search, so a killed run keeps the rows it finished. `methods` picks the rows (searches with
+    their early-rejection variants)."""
     import common
     import eval as evaluation
     import longrope2
@@ -78,14 +80,15 @@ def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margi
     documents = common.sample_documents(search_part, length, samples, seed, "the search documents", join=True)
     needles = longrope2.needle_samples(documents, tokenizer, seed)
     evaluation_docs = common.sample_documents(held_part, length, held_out, seed, "the held-out documents", join=True)
-    runs = [("longrope", None, None), ("longrope2", None, "auto")]
+    runs = [(name, None, cd) for name, cd in (("longrope", None), ("longrope2", "auto")) if name in methods]
     runs = [r for name, _, cd in runs for r in [(name, None, cd)] + [(name, m, cd) for m in margins]]
+    runs += [(name, None, None) for name in ("gradient fit", "yarn (no search)") if name.split()[0] in methods]
     setup = {"model": "tiny", "length": length, "original": original, "budget": list(budget), "samples": samples,
              "held_out": held_out, "margins": list(margins), "gradient_steps": gradient_steps, "trials": trials,
              "seed": seed, "critical_dim": search.plan(model, length, original, critical_dim="auto").space.critical_dim,
-             "threads": torch.get_num_threads()}
+             "threads": torch.get_num_threads(), "methods": list(methods)}
     records = []
-    for name, margin, cd in runs + [("gradient fit", None, None), ("yarn (no search)", None, None)]:
+    for name, margin, cd in runs:
         label = name + ("" if margin is None else f" + early rejection {margin:g}")
         started = time.perf_counter()
         if name == "gradient fit":
@@ -130,3 +133,96 @@ def searches_table(result):
         lines.append(f"| {r['search']} | {r['bits']:.4f} ({r['bits_min']:.3f} - {r['bits_max']:.3f}) | "
                      f"{r['forward_passes']} | {share} | {r['minutes']:.1f} | {r['passkey']:.2f} |")
     return "\n".join(lines)
+
+
+def time_processes(work, processes, budget=(16, 8, 8, 8, 8), samples=8, seed=0, early_reject=None):
+    """One search (search.py on the tiny model at 8x, `budget`, `samples` documents) timed as a user runs it: in one
+    process with one thread, in one process with `processes` threads, and under torchrun in `processes` processes
+    of one thread each, which share each generation's candidates (`search.score_generation`). Wall time of the whole
+    command (start-up included), and whether each run's state and candidate log equal the first's byte for byte."""
+    import socket
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    shape = ["--model", "tiny", "--target", "8x", "--samples", samples, "--seed", seed, "--device", "cpu",
+             *[v for flag, n in zip(("--population", "--iterations", "--parents", "--mutations", "--crossovers"),
+                                    budget) for v in (flag, n)],
+             *([] if early_reject is None else ["--early-reject", early_reject])]
+    runs = [("1 process, 1 thread", 1, 1), (f"1 process, {processes} threads", 1, processes),
+            (f"{processes} processes, 1 thread each", processes, 1)]
+    records = []
+    for label, n, threads in runs:
+        out = os.path.join(work, f"processes-{n}x{threads}.json")
+        for suffix in (".json", ".state.json", ".history.csv"):  # a fresh search each time
+            if os.path.exists(out[:-5] + suffix):
+                os.remove(out[:-5] + suffix)
+        command = [os.path.join(here, "search.py"), *map(str, shape), "--threads", str(threads), "--out", out]
+        if n > 1:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = str(s.getsockname()[1])
+            command = ["-m", "torch.distributed.run", "--nproc_per_node", str(n), "--master_port", port, *command]
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, *command], env=dict(os.environ, OMP_NUM_THREADS=str(threads)),
+                              capture_output=True, text=True)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            raise RuntimeError(f"the search in {label} failed: {done.stderr.strip().splitlines()[-1:]}")
+        logs = [open(out[:-5] + suffix).read() for suffix in (".state.json", ".history.csv")]
+        records.append({"run": label, "processes": n, "threads": threads, "seconds": seconds,
+                        "forward_passes": json.load(open(out))["forward_passes"], "logs": logs})
+        print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in records[-1].items()
+                          if k != "logs"}))
+    first = records[0]["logs"]
+    for r in records:
+        r["same_result"] = r.pop("logs") == first
+        r["speedup"] = records[0]["seconds"] / r["seconds"]
+    return {"setup": {"model": "tiny", "target": "8x", "budget": list(budget), "samples": samples, "seed": seed,
+                      "early_reject": early_reject, "cpus": os.cpu_count()}, "runs": records}
+
+
+def processes_table(result):
+    """The markdown table of --searches --processes (from its JSON)."""
+    lines = ["| run | wall time (s) | speed-up over 1 process, 1 thread | forward passes | same state and log |",
+             "|---" * 5 + "|"]
+    for r in result["runs"]:
+        lines.append(f"| {r['run']} | {r['seconds']:.1f} | {r['speedup']:.2f}x | {r['forward_passes']} | "
+                     f"{'yes' if r['same_result'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def main(args, argv):
+    """`python bench.py --searches [--processes N]`: the searches compared, or one search timed in 1 and N
+    processes; writes args.out (markdown, headed by the command) and a JSON beside it."""
+    from common import save_json
+    budget = [int(v) for v in args.budget.split(",")]
+    if len(budget) != 5 or min(budget) < 1 or args.samples < 1 or args.held_out < 5:
+        raise ValueError(f"--searches needs --budget P,T,K,N1,N2 of positive numbers and --held-out of at least "
+                         f"5, got --budget {args.budget} --held-out {args.held_out}")
+    if args.processes is not None and not 2 <= args.processes <= min(budget[3] + budget[4], budget[0]):
+        raise ValueError(f"--processes must be between 2 and the fewest candidates of a generation "
+                         f"({min(budget[3] + budget[4], budget[0])}), got {args.processes}")
+    json_path = os.path.splitext(args.out)[0] + ".json"
+    header = f"`python bench.py {' '.join(argv)}`\n\n"
+    if args.processes:
+        os.makedirs(args.work, exist_ok=True)
+        result = time_processes(args.work, args.processes, tuple(budget), args.samples, args.seed)
+        table = processes_table(result)
+        save_json(json_path, result)
+        with open(args.out, "w") as f:
+            f.write(header + table + "\n")
+    else:
+        def save(result):  # after every search: a killed run keeps what it measured
+            save_json(json_path, result)
+            with open(args.out, "w") as f:
+                f.write(header + searches_table(result) + "\n")
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+        unknown = sorted(set(methods) - {"longrope", "longrope2", "gradient", "yarn"})
+        if unknown or not methods:
+            raise ValueError(f"--methods takes longrope, longrope2, gradient and yarn, got {args.methods!r}")
+        result = compare_searches(args.work, tuple(budget), args.samples, args.held_out,
+                                  tuple(float(m) for m in args.margins.split(",") if m.strip()), args.gradient_steps,
+                                  save=save, methods=methods, seed=args.seed)
+        table = searches_table(result)
+    print("\n" + table)
+    print(f"wrote {args.out} and {json_path}")

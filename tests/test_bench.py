@@ -63,3 +63,10 @@ def test_the_gradient_fit_differentiates_the_models_own_rope_and_lowers_the_loss
     yarn = longrope.RopeScaling("longrope", 4.0, 32, long_factor=tuple(start))
     assert passes == 10 and search.evaluate_loss(model, fitted, docs) < search.evaluate_loss(model, yarn, docs) - 1e-3
     assert all(p.requires_grad for p in model.parameters()) and "rope_tables" not in vars(model)  # left as it was
+
+
+def test_more_search_processes_than_candidates_is_one_sentence():
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "bench.py"), "--searches", "--processes", "9",
+                           "--budget", "8,2,4,4,4"], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stderr.strip() == (
+        "error: --processes must be between 2 and the fewest candidates of a generation (8), got 9")

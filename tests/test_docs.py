@@ -143,6 +143,38 @@ def test_readme_searches_table_is_the_bench_output():
         assert line in readme(), line
 
 
+def test_readme_forty_iteration_tables_are_the_bench_output():
+    """The two `python bench.py --searches --budget 16,40,8,8,8 ...` runs: each table, from its JSON, in its page
+    and in the README, and the README's shares and differences are those of the JSON."""
+    import searches
+    for name in ("searches_t40", "searches_t40_seed1"):
+        result = load(f"{name}.json")
+        table = searches.searches_table(result)
+        with open(os.path.join(DOCS, f"{name}.md")) as f:
+            assert table in f.read()
+        for line in table.splitlines():
+            assert line in readme(), line
+        bits = {r["search"]: r for r in result["searches"]}
+        full, raced = bits["longrope"], bits["longrope + early rejection 0"]
+        assert f"{raced['forward_passes'] / full['forward_passes']:.0%}" == "26%"
+        difference = 100 * (raced["bits"] / full["bits"] - 1)
+        assert f"{difference:.2f}%" in readme() or f"{difference:.1f}%" in readme(), difference
+
+
+def test_readme_processes_table_is_the_bench_output():
+    """`python bench.py --searches --processes 2 --out docs/search_processes.md`: its table, from the JSON, in both
+    pages; every run reached the same state and log, and the README's speed-up is the measured one."""
+    import searches
+    result = load("search_processes.json")
+    table = searches.processes_table(result)
+    with open(os.path.join(DOCS, "search_processes.md")) as f:
+        assert table in f.read()
+    for line in table.splitlines():
+        assert line in readme(), line
+    assert all(r["same_result"] for r in result["runs"])
+    assert f"{result['runs'][2]['speedup']:.2f}x as fast as one" in readme()
+
+
 def test_every_code_pointer_in_the_readme_exists():
     """The README teaches where each idea lives (`longrope.rope_cos_sin`, `search.evolve`, ...): every such pointer
     names a function or class that exists, so the map cannot drift from the code."""

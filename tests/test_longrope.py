@@ -77,6 +77,20 @@ def test_dynamic_ntk_is_transformers_dynamic(factor, seq_len):
         assert ours[0][-1] < plain[-1] * 0.9
 
 
+def test_dynamic_ntk_at_the_original_length_is_exact_for_any_factor():
+    """At seq_len = original length the dynamic base is base * 1 whatever the factor: written s L / L0 - (s - 1),
+    large factors cancel to 0 or 2 in floating point (NaN tables at 1.8e16); the closed form at 1 is the plain
+    frequencies, and just past it the base grows as base * (s / L0 + 1)^(d / (d - 2)) (one extra token)."""
+    plain = inverse_frequencies(HEAD_DIM, BASE)
+    for factor in (3.0, 1e6, 1e17):  # rope dicts stop at 1e6 (MAX_FACTOR); a RopeScaling may hold more
+        rope = RopeScaling("dynamic-ntk", factor, ORIGINAL)
+        torch.testing.assert_close(rope_frequencies(rope, HEAD_DIM, BASE, ORIGINAL)[0], plain, rtol=0, atol=0)
+        grown = BASE * (factor / ORIGINAL + 1) ** (HEAD_DIM / (HEAD_DIM - 2))
+        expected = [grown ** (-2 * i / HEAD_DIM) for i in range(HEAD_DIM // 2)]
+        assert rope_frequencies(rope, HEAD_DIM, BASE, ORIGINAL + 1)[0].double().tolist() == pytest.approx(
+            expected, rel=1e-5)
+
+
 @pytest.mark.parametrize("factor", [2, 8, 32])
 @pytest.mark.parametrize("head_dim", [64, 128])
 def test_static_ntk_is_dynamic_ntk_at_the_target_length(factor, head_dim):
@@ -228,7 +242,7 @@ def test_yarn_betas_survive_a_round_trip_through_to_hf(betas):
     ([1, 2], "the rope dict must be a JSON object, got [1, 2]"),
     ({"rope_type": 3, "factor": 2.0}, "rope_type must be a string, got 3"),
     ({"rope_type": "linear"}, "lacks 'factor' in its linear rope dict"),
-    ({"rope_type": "dynamic", "factor": 0.5}, "factor must be a number of at least 1 (transformers' rule), got 0.5"),
+    ({"rope_type": "dynamic", "factor": 0.5}, "factor must be a number from 1 (transformers' rule) to 1,000,000, got 0.5"),
     ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 0}, "beta_fast must be a finite positive number, got 0"),
     ({"rope_type": "yarn", "factor": 4.0, "beta_slow": "1"}, "beta_slow must be a finite positive number, got '1'"),
     ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 2, "beta_slow": 3},
@@ -498,9 +512,12 @@ def write_factor_file(tmp_path, short=None, long=None, text=None, rope=None, **r
      "original_max_position_embeddings must be an integer of at least 2, got -32"),
     (dict(rope=dict(original_max_position_embeddings=32.0)),
      "original_max_position_embeddings must be an integer of at least 2, got 32.0"),
-    (dict(rope=dict(factor=0)), "factor must be a number of at least 1 (transformers' rule), got 0"),
-    (dict(rope=dict(factor=float("inf"))), "factor must be a number of at least 1 (transformers' rule), got inf"),
-    (dict(rope=dict(factor=True)), "factor must be a number of at least 1 (transformers' rule), got True"),
+    (dict(rope=dict(factor=0)), "factor must be a number from 1 (transformers' rule) to 1,000,000, got 0"),
+    (dict(rope=dict(factor=float("inf"))), "factor must be a number from 1 (transformers' rule) to 1,000,000, got inf"),
+    (dict(rope=dict(factor=True)), "factor must be a number from 1 (transformers' rule) to 1,000,000, got True"),
+    (dict(rope=dict(attention_factor=3.4028235677973366e+38)),
+     "attention_factor must be at most 1,000, got 3.4028235677973366e+38"),
+    (dict(rope=dict(factor=2e6)), "factor must be a number from 1 (transformers' rule) to 1,000,000, got 2000000.0"),
     (dict(rope=dict(short_factor=None)), "lacks 'short_factor' in its longrope rope dict"),
     (dict(rope=dict(factor=None, original_max_position_embeddings=None)),
      "lacks 'original_max_position_embeddings' in its longrope rope dict"),
