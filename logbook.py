@@ -1,4 +1,4 @@
-"""A search's logbook: what LongRoPE's evolutionary search (search.py, Algorithm 1) keeps as it runs, beside the
+"""A search's logbook: what LongRoPE's evolutionary search (algorithm1.py, Algorithm 1) keeps as it runs, beside the
 loop and not inside it.
 
 After every iteration the state file (`*.state.json`: what the search was run with, every candidate scored, the
@@ -83,7 +83,7 @@ def history_csv_path(state_path):
 def history_rows(history):
     rows = [{"index": i, "iteration": h["iteration"], "origin": h["origin"], "n_hat": h["n_hat"],
              "loss": f"{h['loss']:.6f}", "ppl": f"{h['ppl']:.4f}",
-             "factors": " ".join(f"{s / 100:.2f}" for s in h["steps"])}  # steps: hundredths (search.GRID)
+             "factors": " ".join(f"{s / 100:.2f}" for s in h["steps"])}  # steps: hundredths (algorithm1.GRID)
             for i, h in enumerate(history)]
     for row, h in zip(rows, history):
         if "losses" in h:  # early rejection: the documents each was scored on (a dropped one's loss is inf)

@@ -96,7 +96,7 @@ def mutate_steps(steps, cd, lower, upper, rng, prob=MUTATION_PROB):
     uniformly on the grid between its neighbours, [ceil(lambda_{i-1}), floor(lambda_{i+1})], or for the last pair
     [ceil(lambda_{i-1}), floor(lambda_{i-1} + 4)], clamped to [lower, upper] (s and S in hundredths); the tied pairs
     follow the new lambda_cd. Returns the steps, or None when they are not strictly increasing (the official loop
-    draws again; search.fresh does)."""
+    draws again; algorithm1.fresh does)."""
     steps = list(steps)
     n = len(steps)
     for i in range(cd, n):

@@ -138,7 +138,7 @@ def searches_table(result):
 def time_processes(work, processes, budget=(16, 8, 8, 8, 8), samples=8, seed=0, early_reject=None):
     """One search (search.py on the tiny model at 8x, `budget`, `samples` documents) timed as a user runs it: in one
     process with one thread, in one process with `processes` threads, and under torchrun in `processes` processes
-    of one thread each, which share each generation's candidates (`search.score_generation`). Wall time of the whole
+    of one thread each, which share each generation's candidates (`algorithm1.score_generation`). Wall time of the whole
     command (start-up included), and whether each run's state and candidate log equal the first's byte for byte."""
     import socket
     import subprocess

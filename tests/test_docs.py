@@ -176,10 +176,10 @@ def test_readme_processes_table_is_the_bench_output():
 
 
 def test_every_code_pointer_in_the_readme_exists():
-    """The README teaches where each idea lives (`longrope.rope_cos_sin`, `search.evolve`, ...): every such pointer
+    """The README teaches where each idea lives (`longrope.rope_cos_sin`, `algorithm1.evolve`, ...): every such pointer
     names a function or class that exists, so the map cannot drift from the code."""
     import importlib
-    modules = ("longrope", "longrope2", "logbook", "model", "search", "train", "finetune", "plan", "prepare", "common", "eval", "checkpoint",
+    modules = ("longrope", "longrope2", "logbook", "model", "search", "algorithm1", "train", "finetune", "plan", "prepare", "common", "eval", "checkpoint",
                "parallel", "compare", "bench", "pretrain")
     files = {"py", "json", "bin", "md", "png", "csv", "pth", "pt", "npy", "txt", "jsonl", "parquet", "gz", "safetensors",
              "model", "tar"}

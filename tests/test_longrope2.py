@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 import longrope  # noqa: E402
 import longrope2  # noqa: E402
+import algorithm1  # noqa: E402
 import search  # noqa: E402
 from model import ModelConfig, Transformer, load_model  # noqa: E402
 from test_search import HEAD_DIM, ORIGINAL, TARGET, cli, model_dir, one_thread  # noqa: E402,F401
@@ -62,11 +63,11 @@ def test_every_candidate_of_a_longrope2_search_obeys_its_constraints(critical_di
     settings = search.Settings(population=16, iterations=8, parents=8, mutations=8, crossovers=8, seed=0,
                                early_reject=early_reject)
     path = str(tmp_path / "s.state.json")
-    state = search.evolve(synthetic, space, plan.seeds, settings, search.Logbook(path))
+    state = algorithm1.evolve(synthetic, space, plan.seeds, settings, search.Logbook(path))
     history = state["history"]
     assert len(history) == 16 + 8 * 16 and {h["origin"] for h in history} >= {"mutation", "crossover"}
     for h in history:
-        candidate = search.candidate_of(h)
+        candidate = algorithm1.candidate_of(h)
         factors = plan.rope(candidate).long_factor
         lam = candidate.steps[cd] / 100
         assert all(factors[i] == lam ** (i / cd) for i in range(cd))  # tied to the critical pair, exactly
@@ -77,7 +78,7 @@ def test_every_candidate_of_a_longrope2_search_obeys_its_constraints(critical_di
         assert h["n_hat"] == 0
     other = search.plan(fake_model(), TARGET, ORIGINAL, critical_dim=2).space  # another space: refused on resume
     with pytest.raises(ValueError, match="space"):
-        search.evolve(synthetic, other, plan.seeds, settings, search.Logbook(path, resume=True))
+        algorithm1.evolve(synthetic, other, plan.seeds, settings, search.Logbook(path, resume=True))
     assert state["curve"][-1] < state["curve"][0]  # the search moves
 
 

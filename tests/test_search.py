@@ -19,6 +19,7 @@ sys.path.insert(0, ROOT)
 
 import common  # noqa: E402
 import longrope  # noqa: E402
+import algorithm1  # noqa: E402
 import search  # noqa: E402
 from model import ModelConfig, Transformer, load_model, save_model  # noqa: E402
 
@@ -41,14 +42,14 @@ def synthetic_loss(candidate):
 def run(score=synthetic_loss, settings=SMALL, state_path=None, resume=False, per_document=False, **kwargs):
     """The search on a scripted fitness: `score(candidate)` is its loss on one document (with `per_document`, its
     list of losses on each document)."""
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     losses = score if per_document else lambda candidate: [score(candidate)]
-    return space, search.evolve(losses, space, seeds(space), settings, search.Logbook(state_path, resume),
+    return space, algorithm1.evolve(losses, space, seeds(space), settings, search.Logbook(state_path, resume),
                                 **kwargs)
 
 
 def test_space_and_seeds_follow_the_paper():
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     assert space.upper == 500  # 1.25 * s = 5.00
     assert space.n_hat_choices == (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64)  # only values below the target
     pi, ntk, yarn = (c for _, c in seeds(space))
@@ -92,28 +93,28 @@ def test_yarn_on_top_keeps_fast_frequencies_and_stretches_slow_ones():
 
 
 def test_children_are_monotone_and_on_the_grid():
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     rng = np.random.default_rng(1)
-    a, b = search.Candidate((100, 100, 120, 150, 480, 490, 500, 500), 4), search.Candidate((300,) * 8, 64)
+    a, b = algorithm1.Candidate((100, 100, 120, 150, 480, 490, 500, 500), 4), algorithm1.Candidate((300,) * 8, 64)
     repaired, n_hats = 0, []
     for _ in range(500):
-        child = search.crossover(a, b, rng)
+        child = algorithm1.crossover(a, b, rng)
         n_hats.append(child.n_hat)
         # every value comes from a parent; where the mix broke the order it was sorted back
         assert list(child.steps) == sorted(child.steps) and child.n_hat in (4, 64)
         assert all(c in a.steps or c in b.steps for c in child.steps)
         repaired += any(c not in (x, y) for c, x, y in zip(child.steps, a.steps, b.steps))
         for parent in (a, b, child):
-            m = search.mutate(parent, space, rng, 0.3)
+            m = algorithm1.mutate(parent, space, rng, 0.3)
             assert list(m.steps) == sorted(m.steps) and all(100 <= s <= 500 for s in m.steps)
             assert all(isinstance(s, int) for s in m.steps) and m.n_hat in space.n_hat_choices
     assert repaired > 0  # mixes that broke the order were repaired, not filtered out
     assert 200 < n_hats.count(4) < 300  # n_hat from either parent with equal chance
-    assert search.make_monotone((300, 100, 200, 200)) == (100, 200, 200, 300)
+    assert algorithm1.make_monotone((300, 100, 200, 200)) == (100, 200, 200, 300)
     _, state = run()
     for h in state["history"]:
         assert h["steps"] == sorted(h["steps"]) and 100 <= h["steps"][0] and h["steps"][-1] <= 500
-        assert all(abs(f * 100 - round(f * 100)) < 1e-9 for f in search.Candidate(tuple(h["steps"])).factors)
+        assert all(abs(f * 100 - round(f * 100)) < 1e-9 for f in algorithm1.Candidate(tuple(h["steps"])).factors)
     keys = [(tuple(h["steps"]), h["n_hat"]) for h in state["history"]]
     assert len(keys) == len(set(keys)) == 16 + 8 * 16  # duplicates of the history are drawn again
 
@@ -122,13 +123,13 @@ def test_n_hat_is_explored():
     """Every seed has n_hat = 0 and crossover only passes parents' values on: only mutation brings other n_hat values
     in. At probability 0.3 about 30% of the children move n_hat, to any other value of Section 3.2's set, and a
     landscape that needs n_hat = 8 gets it."""
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
-    rng, parent = np.random.default_rng(3), search.Candidate((100, 150, 200, 250, 300, 350, 400, 450), 0)
-    moved = [search.mutate(parent, space, rng, 0.3).n_hat for _ in range(2000)]
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    rng, parent = np.random.default_rng(3), algorithm1.Candidate((100, 150, 200, 250, 300, 350, 400, 450), 0)
+    moved = [algorithm1.mutate(parent, space, rng, 0.3).n_hat for _ in range(2000)]
     share = sum(n != 0 for n in moved) / len(moved)
     assert 0.26 < share < 0.34
     assert set(moved) == set(space.n_hat_choices)
-    assert {search.mutate(parent, space, rng, 1.0).n_hat for _ in range(50)} <= set(space.n_hat_choices) - {0}
+    assert {algorithm1.mutate(parent, space, rng, 1.0).n_hat for _ in range(50)} <= set(space.n_hat_choices) - {0}
     longer = search.Settings(**{**vars(SMALL), "iterations": 16})
     _, state = run(lambda c: synthetic_loss(c) + (c.n_hat != 8), longer)  # n_hat = 8 or a whole nat worse
     assert len({h["n_hat"] for h in state["history"]}) >= 6
@@ -137,33 +138,33 @@ def test_n_hat_is_explored():
 
 def test_mutation_steps_are_log_normal_with_the_documented_spread():
     """Each mutated factor is multiplied by exp(N(0, 0.15)): the log-ratios have mean 0 and spread 0.15."""
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
-    rng, parent = np.random.default_rng(5), search.Candidate((300,) * 8)
-    ratios = np.log([s / 300 for _ in range(500) for s in search.mutate(parent, space, rng, 1.0).steps])
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    rng, parent = np.random.default_rng(5), algorithm1.Candidate((300,) * 8)
+    ratios = np.log([s / 300 for _ in range(500) for s in algorithm1.mutate(parent, space, rng, 1.0).steps])
     assert abs(ratios.mean()) < 0.01 and 0.14 < ratios.std() < 0.16
 
 
 def test_next_generation_keeps_parents_n_hat_labels_children_and_crosses_two_parents():
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     history = [{"steps": [100, 120, 150, 200, 250, 300, 350, 400], "n_hat": 8, "loss": 1.0},
                {"steps": [110, 130, 160, 210, 260, 310, 360, 410], "n_hat": 12, "loss": 2.0}]
-    seen = {search.Candidate(tuple(h["steps"]), h["n_hat"]) for h in history}
+    seen = {algorithm1.Candidate(tuple(h["steps"]), h["n_hat"]) for h in history}
     settings = search.Settings(mutations=40, crossovers=40, mutation_prob=0.3)
-    children = search.next_generation(history, [0, 1], space, settings, np.random.default_rng(6), seen)
+    children = algorithm1.next_generation(history, [0, 1], space, settings, np.random.default_rng(6), seen)
     origins = [origin for _, origin in children]
     assert origins == ["mutation"] * 40 + ["crossover"] * 40  # two distinct parents always cross
     kept = sum(child.n_hat in (8, 12) for child, _ in children)
     assert kept > 0.6 * len(children)  # n_hat is inherited, moved only by a mutation
-    alone = search.next_generation(history, [0], space, settings, np.random.default_rng(6), set(seen))
+    alone = algorithm1.next_generation(history, [0], space, settings, np.random.default_rng(6), set(seen))
     assert [origin for _, origin in alone] == ["mutation"] * 40  # one parent: nothing to cross
-    twins = search.next_generation([history[0], history[0]], [0, 1], space, settings, np.random.default_rng(6),
+    twins = algorithm1.next_generation([history[0], history[0]], [0, 1], space, settings, np.random.default_rng(6),
                                    set(seen))
     assert [origin for _, origin in twins] == ["mutation"] * 80  # identical parents: mutated instead of crossed
 
 
 def test_seed_population_stops_when_the_space_runs_out():
-    space = search.SearchSpace(n_factors=1, upper=102, n_hat_choices=(0,))  # three candidates in all
-    population = search.seed_population([("pi", search.Candidate((100,)))], space, 10, np.random.default_rng(0),
+    space = algorithm1.SearchSpace(n_factors=1, upper=102, n_hat_choices=(0,))  # three candidates in all
+    population = algorithm1.seed_population([("pi", algorithm1.Candidate((100,)))], space, 10, np.random.default_rng(0),
                                         1.0, set())
     assert sorted(c.steps for c, _ in population) == [(100,), (101,), (102,)]
 
@@ -172,12 +173,12 @@ def test_population_holds_the_last_children_and_resumption_checks_the_space(tmp_
     space, state = run(state_path=str(tmp_path / "s.state.json"))
     last = [i for i, h in enumerate(state["history"]) if h["iteration"] == SMALL.iterations]
     assert set(last) <= set(state["population"]) and len(state["population"]) == SMALL.parents + len(last)
-    other = search.SearchSpace(space.n_factors, space.upper - 50, space.n_hat_choices)
+    other = algorithm1.SearchSpace(space.n_factors, space.upper - 50, space.n_hat_choices)
     with pytest.raises(ValueError, match="space"):
-        search.evolve(lambda c: [synthetic_loss(c)], other, seeds(space), SMALL,
+        algorithm1.evolve(lambda c: [synthetic_loss(c)], other, seeds(space), SMALL,
                       search.Logbook(str(tmp_path / "s.state.json"), True))
     with pytest.raises(ValueError, match="documents"):
-        search.evolve(lambda c: [synthetic_loss(c)], space, seeds(space), SMALL,
+        algorithm1.evolve(lambda c: [synthetic_loss(c)], space, seeds(space), SMALL,
                       search.Logbook(str(tmp_path / "s.state.json"), True, config={"documents": [1, 2]}))
 
 
@@ -262,7 +263,7 @@ def test_early_rejection_drops_only_what_could_not_be_selected_and_keeps_the_res
     assert raced["population"][:SMALL.parents] == full["population"][:SMALL.parents]
     dropped = [i for i, h in enumerate(raced["history"]) if h["dropped"]]
     assert len(dropped) == 38 and all(len(raced["history"][i]["losses"]) == 1 for i in dropped)
-    assert search.forward_passes(raced["history"], 2) == 2 * 144 - 38 == search.forward_passes(full["history"], 2) - 38
+    assert algorithm1.forward_passes(raced["history"], 2) == 2 * 144 - 38 == algorithm1.forward_passes(full["history"], 2) - 38
     k = SMALL.parents
     for i, (h, f) in enumerate(zip(raced["history"], full["history"])):
         # what a candidate raced: the k best of every earlier iteration (elitism); in P_0, the k-th best of the
@@ -271,9 +272,9 @@ def test_early_rejection_drops_only_what_could_not_be_selected_and_keeps_the_res
                          or (h["iteration"] == 0 and j < i // k * k))
         if h["dropped"]:
             assert h["loss"] == math.inf and f["loss"] > earlier[k - 1]  # it would have lost
-            assert h["losses"] == [hopeless_n_hat_64(search.candidate_of(h))[0]]
+            assert h["losses"] == [hopeless_n_hat_64(algorithm1.candidate_of(h))[0]]
         else:
-            assert h["loss"] == f["loss"] and h["losses"] == hopeless_n_hat_64(search.candidate_of(h))
+            assert h["loss"] == f["loss"] and h["losses"] == hopeless_n_hat_64(algorithm1.candidate_of(h))
     # every n_hat = 64 child raced against a full set of parents is dropped after its first document
     hopeless = [h for h in raced["history"] if h["n_hat"] == 64]
     assert len(hopeless) == 4 and all(h["dropped"] and h["iteration"] > 0 for h in hopeless)
@@ -290,7 +291,7 @@ def test_the_first_population_races_in_blocks_of_k_against_the_kth_best_scored_i
     blocks = [[1, 2, 3, 4, 5, 6, 7, 8], [0.1, 0.2, 0.3, 0.4, 9, 9, 9, 9], [3.5, 4.5, 2, 5, 9, 0.05, 4, 4.01]]
     children = [(x, "seed") for block in blocks for x in block]
     settings = replace(SMALL, population=24, early_reject=0.0)
-    results = search.score_children(lambda x: iter([x, x]), children, [], [], settings)
+    results = algorithm1.score_children(lambda x: iter([x, x]), children, [], [], settings)
     dropped = [d for _, d in results]
     assert dropped[:8] == [False] * 8
     assert dropped[8:16] == [False] * 4 + [True] * 4  # behind 8, the 8th best of the first block
@@ -411,14 +412,14 @@ def test_early_rejection_on_a_real_model_counts_forward_passes_and_resumes(model
     rope = longrope.load_factors(str(tmp_path / "full.json"), HEAD_DIM)
     assert search.evaluate_loss(model, rope, docs) == pytest.approx(full["loss"], abs=1e-6)
     for h in dropped[:2]:
-        rope = longrope.RopeScaling("longrope", 4.0, ORIGINAL, search.candidate_of(h).factors, n_hat=h["n_hat"])
+        rope = longrope.RopeScaling("longrope", 4.0, ORIGINAL, algorithm1.candidate_of(h).factors, n_hat=h["n_hat"])
         assert h["losses"] == pytest.approx([search.evaluate_loss(model, rope, [d]) for d in docs[:len(h["losses"])]],
                                             abs=1e-6)
 
 
 def test_each_process_scores_its_share_of_a_generation_and_gathers_the_rest(monkeypatch):
     """Process 1 of 2 scores candidates 1 and 3 of five, round-robin; process 0's scores arrive by all_gather."""
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     candidates = [(space.snap([1.0 + 0.5 * i] * 8), "mutation") for i in range(5)]
     scored = []
 
@@ -431,7 +432,7 @@ def test_each_process_scores_its_share_of_a_generation_and_gathers_the_rest(monk
 
     monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
     monkeypatch.setattr(torch.distributed, "all_gather_object", all_gather_object)
-    results = search.score_generation(score, candidates, ranks=(1, 2))
+    results = algorithm1.score_generation(score, candidates, ranks=(1, 2))
     assert scored == [candidates[1][0], candidates[3][0]]
     assert results == [([0.0], True), ([synthetic_loss(candidates[1][0]), 2.0], False), ([2.0], True),
                        ([synthetic_loss(candidates[3][0]), 2.0], False), ([4.0], True)]

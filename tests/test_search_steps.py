@@ -16,6 +16,7 @@ sys.path.insert(0, ROOT)
 import longrope  # noqa: E402
 import longrope2  # noqa: E402
 import parallel  # noqa: E402
+import algorithm1  # noqa: E402
 import search  # noqa: E402
 from model import ModelConfig, Transformer  # noqa: E402
 
@@ -36,41 +37,41 @@ def seeds(space):
 
 def test_without_the_n_hat_search_every_candidate_keeps_n_hat_zero():
     """Table 11's ablation: n_hat stays 0, not 1 (which keeps position 0 only: the same angles, another label)."""
-    assert search.search_space(4.0, HEAD_DIM, TARGET, search_n_hat=False).n_hat_choices == (0,)
-    assert search.search_space(4.0, HEAD_DIM, TARGET).n_hat_choices == (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64)
+    assert algorithm1.search_space(4.0, HEAD_DIM, TARGET, search_n_hat=False).n_hat_choices == (0,)
+    assert algorithm1.search_space(4.0, HEAD_DIM, TARGET).n_hat_choices == (0, 1, 2, 4, 8, 12, 16, 20, 24, 28, 32, 64)
 
 
 def test_racing_reads_losses_until_the_mean_falls_behind_the_cut_by_more_than_the_margin():
     cut = [1.0, 1.0, 1.0]
     # behind on the mean of two documents (1.25 > 1.0), not on the first alone: dropped after two
-    assert search.race(iter([1.0, 1.5, 0.1]), cut, 0.0) == ([1.0, 1.5], True)
+    assert algorithm1.race(iter([1.0, 1.5, 0.1]), cut, 0.0) == ([1.0, 1.5], True)
     # within the margin on every prefix (1.01 <= 1.0 + 0.02): read in full
-    assert search.race(iter([1.01, 1.01, 1.01]), cut, 0.02) == ([1.01, 1.01, 1.01], False)
-    assert search.race(iter([1.03, 1.0, 1.0]), cut, 0.02) == ([1.03], True)
+    assert algorithm1.race(iter([1.01, 1.01, 1.01]), cut, 0.02) == ([1.01, 1.01, 1.01], False)
+    assert algorithm1.race(iter([1.03, 1.0, 1.0]), cut, 0.02) == ([1.03], True)
     # a candidate read to the last document is scored, however bad its last loss: its mean goes to the history
-    assert search.race(iter([1.0, 1.0, 5.0]), cut, 0.0) == ([1.0, 1.0, 5.0], False)
-    assert search.race(iter([float("nan"), 1.0, 1.0]), cut, 0.0)[1] is True
-    assert search.race(iter([9.0, 9.0]), None, 0.0) == ([9.0, 9.0], False)
+    assert algorithm1.race(iter([1.0, 1.0, 5.0]), cut, 0.0) == ([1.0, 1.0, 5.0], False)
+    assert algorithm1.race(iter([float("nan"), 1.0, 1.0]), cut, 0.0)[1] is True
+    assert algorithm1.race(iter([9.0, 9.0]), None, 0.0) == ([9.0, 9.0], False)
 
 
 def test_a_child_races_the_worst_parent_unless_that_parent_failed():
     history = [{"loss": 1.0, "losses": [1.0, 1.0]}, {"loss": 2.0, "losses": [1.5, 2.5]},
                {"loss": math.inf, "losses": [math.nan]}]
     racing = replace(SMALL, parents=2, early_reject=0.0)
-    assert search.race_cut(history, [0, 1], racing) == [1.5, 2.5]
-    assert search.race_cut(history, [0, 2], racing) is None  # NaN losses would drop every child
-    assert search.race_cut(history, [0], racing) is None  # fewer than k parents: no cut yet
-    assert search.race_cut(history, [0, 1], SMALL) is None  # racing off
+    assert algorithm1.race_cut(history, [0, 1], racing) == [1.5, 2.5]
+    assert algorithm1.race_cut(history, [0, 2], racing) is None  # NaN losses would drop every child
+    assert algorithm1.race_cut(history, [0], racing) is None  # fewer than k parents: no cut yet
+    assert algorithm1.race_cut(history, [0, 1], SMALL) is None  # racing off
 
 
 def test_without_racing_the_history_and_log_hold_one_loss_per_candidate(tmp_path):
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     path = str(tmp_path / "s.state.json")
-    state = search.evolve(landscape, space, seeds(space), SMALL, search.Logbook(path, False))
+    state = algorithm1.evolve(landscape, space, seeds(space), SMALL, search.Logbook(path, False))
     assert all("losses" not in h and "dropped" not in h for h in state["history"])
     with open(path.replace(".state.json", ".history.csv")) as f:
         assert f.readline().strip() == "index,iteration,origin,n_hat,loss,ppl,factors"
-    assert state["history"][0]["loss"] == sum(landscape(search.candidate_of(state["history"][0]))) / 2
+    assert state["history"][0]["loss"] == sum(landscape(algorithm1.candidate_of(state["history"][0]))) / 2
 
 
 def test_the_second_search_seeds_carry_the_initial_factors_n_hat():
@@ -107,9 +108,9 @@ def test_processes_score_disjoint_shares_of_every_generation_and_reach_one_proce
     """Algorithm 1 in 2 stand-in processes, racing on (so P_0 races in blocks): each scores only its own candidates
     of every generation (none twice, none by both), together every candidate once, and both end with the state of
     one process."""
-    space = search.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
+    space = algorithm1.search_space(TARGET / ORIGINAL, HEAD_DIM, TARGET)
     settings = replace(SMALL, early_reject=0.0)
-    alone = search.evolve(landscape, space, seeds(space), settings)
+    alone = algorithm1.evolve(landscape, space, seeds(space), settings)
     group = ThreadGroup(2)
     monkeypatch.setattr(parallel, "dist", group)
     scored, states = [[], []], [None, None]
@@ -120,7 +121,7 @@ def test_processes_score_disjoint_shares_of_every_generation_and_reach_one_proce
         def score(candidate):
             scored[rank].append(candidate)
             return iter(landscape(candidate))
-        states[rank] = search.evolve(score, space, seeds(space), settings, ranks=(rank, 2))
+        states[rank] = algorithm1.evolve(score, space, seeds(space), settings, ranks=(rank, 2))
 
     threads = [threading.Thread(target=process, args=(r,)) for r in range(2)]
     for t in threads:
@@ -128,7 +129,7 @@ def test_processes_score_disjoint_shares_of_every_generation_and_reach_one_proce
     for t in threads:
         t.join(timeout=120)
     assert states[0] == states[1] == alone
-    every = [search.candidate_of(h) for h in alone["history"]]
+    every = [algorithm1.candidate_of(h) for h in alone["history"]]
     assert sorted(scored[0] + scored[1], key=every.index) == every  # each candidate scored once, by one of them
     assert not set(scored[0]) & set(scored[1]) and len(scored[0]) >= len(every) // 2 - 1 and scored[1]
 
@@ -139,7 +140,7 @@ def test_the_first_population_races_only_candidates_scored_in_full():
     losses: E (0.45 on the first document, above C's 0.4 but not B's 0.5) is read in full."""
     a, b, c, d, e = (1.0, 1.0, 1.0), (0.5, 3.5, 5.0), (0.4, 3.7, 0.0), (0.5, 3.5, 9.0), (0.45, 0.1, 0.1)
     settings = replace(SMALL, population=5, parents=2, early_reject=0.0)
-    results = search.score_children(lambda x: iter(x), [(x, "seed") for x in (a, b, c, d, e)], [], [], settings)
+    results = algorithm1.score_children(lambda x: iter(x), [(x, "seed") for x in (a, b, c, d, e)], [], [], settings)
     assert results == [(list(a), False), (list(b), False), ([0.4, 3.7], True), (list(d), False), (list(e), False)]
 
 
@@ -148,11 +149,11 @@ def test_a_longrope2_mutation_redraws_each_searched_pair_with_the_search_probabi
     every searched pair (LongRoPE2's own default, 0.3, would do neither)."""
     import numpy as np
     cd = 3
-    space = search.SearchSpace(8, 1600, lower=800, critical_dim=cd)
-    parent = search.Candidate(longrope2.tie_low_steps([900, 950, 1000, 1050, 1100, 1200, 1300, 1400], cd))
+    space = algorithm1.SearchSpace(8, 1600, lower=800, critical_dim=cd)
+    parent = algorithm1.Candidate(longrope2.tie_low_steps([900, 950, 1000, 1050, 1100, 1200, 1300, 1400], cd))
     rng = np.random.default_rng(0)
-    assert all(search.mutate(parent, space, rng, 0.0) == parent for _ in range(20))
-    changed = [search.mutate(parent, space, rng, 1.0) for _ in range(20)]
+    assert all(algorithm1.mutate(parent, space, rng, 0.0) == parent for _ in range(20))
+    changed = [algorithm1.mutate(parent, space, rng, 1.0) for _ in range(20)]
     assert all(c is None or c.steps[:cd] == longrope2.tie_low_steps(c.steps, cd)[:cd] for c in changed)
     moved = [sum(a != b for a, b in zip(c.steps[cd:], parent.steps[cd:])) for c in changed if c is not None]
     assert len(moved) >= 15 and sum(moved) >= 0.9 * 5 * len(moved)  # nearly all 5 searched pairs, every time
