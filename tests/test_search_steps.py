@@ -8,6 +8,7 @@ import sys
 import threading
 from dataclasses import replace
 
+import pytest
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,6 +34,17 @@ def landscape(candidate):
 def seeds(space):
     return [(m, space.snap(longrope.rescale_factors(longrope.make_rope(m, ORIGINAL, TARGET), HEAD_DIM, 10000.0,
                                                     TARGET))) for m in search.SEED_METHODS]
+
+
+def test_the_space_has_one_factor_per_rotated_pair_and_a_resumed_search_checks_it(tmp_path):
+    """Table 4's space for head_dim 16 at s = 4: 8 factors in [1, 5]; a saved search is resumed only in that space."""
+    space = algorithm1.search_space(4.0, HEAD_DIM, TARGET)
+    assert (space.n_factors, space.upper, space.lower) == (HEAD_DIM // 2, 500, 100)
+    path = str(tmp_path / "s.state.json")
+    algorithm1.evolve(landscape, space, seeds(space), SMALL, search.Logbook(path, False), stop_after=1)
+    wider = algorithm1.search_space(4.0, 2 * HEAD_DIM, TARGET)
+    with pytest.raises(ValueError, match="space"):
+        algorithm1.evolve(landscape, wider, [], SMALL, search.Logbook(path, True))
 
 
 def test_without_the_n_hat_search_every_candidate_keeps_n_hat_zero():
