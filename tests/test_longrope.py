@@ -242,6 +242,8 @@ def test_yarn_betas_survive_a_round_trip_through_to_hf(betas):
     ([1, 2], "the rope dict must be a JSON object, got [1, 2]"),
     ({"rope_type": 3, "factor": 2.0}, "rope_type must be a string, got 3"),
     ({"rope_type": "linear"}, "lacks 'factor' in its linear rope dict"),
+    ({"type": "su", "short_factor": [1.0] * 8, "original_max_position_embeddings": 4096},  # Phi-3's first name
+     "lacks 'long_factor' in its longrope rope dict"),
     ({"rope_type": "dynamic", "factor": 0.5}, "factor must be a number from 1 (transformers' rule) to 1,000,000, got 0.5"),
     ({"rope_type": "yarn", "factor": 4.0, "beta_fast": 0}, "beta_fast must be a finite positive number, got 0"),
     ({"rope_type": "yarn", "factor": 4.0, "beta_slow": "1"}, "beta_slow must be a finite positive number, got '1'"),
@@ -264,6 +266,15 @@ def test_bad_rope_dicts_fail_when_read_with_one_sentence(rope_dict, message):
     with pytest.raises(ValueError) as error:
         rope_from_hf(rope_dict, HEAD_DIM, 4096, where="config.json")
     assert str(error.value).startswith("config.json") and str(error.value).endswith(message)
+
+
+def test_the_largest_factor_and_attention_factor_allowed_are_read():
+    """The bounds are inclusive: factor 1e6 (MAX_FACTOR) and attention_factor 1000 give finite tables."""
+    for rope_dict in ({"rope_type": "linear", "factor": 1e6}, {"rope_type": "dynamic", "factor": 1e6},
+                      dict(VALID, attention_factor=1000.0)):
+        rope = rope_from_hf(rope_dict, 16, 64)
+        assert rope.factor == rope_dict.get("factor", 4.0) and rope.attention_factor == rope_dict.get("attention_factor")
+        assert_usable(rope, 64)
 
 
 @pytest.mark.parametrize("max_len", [0, -5, 4096.0, None, True])
