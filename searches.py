@@ -138,8 +138,9 @@ def searches_table(result):
 def time_processes(work, processes, budget=(16, 8, 8, 8, 8), samples=8, seed=0, early_reject=None):
     """One search (search.py on the tiny model at 8x, `budget`, `samples` documents) timed as a user runs it: in one
     process with one thread, in one process with `processes` threads, and under torchrun in `processes` processes
-    of one thread each, which share each generation's candidates (`algorithm1.score_generation`). Wall time of the whole
-    command (start-up included), and whether each run's state and candidate log equal the first's byte for byte."""
+    of one thread each, which share each generation's candidates (`algorithm1.score_generation`). Wall time of the
+    whole command (start-up included), and whether each run's state and candidate log equal the first's byte for
+    byte."""
     import socket
     import subprocess
     import sys
@@ -167,7 +168,8 @@ def time_processes(work, processes, budget=(16, 8, 8, 8, 8), samples=8, seed=0, 
                               capture_output=True, text=True)
         seconds = time.perf_counter() - started
         if done.returncode != 0:
-            raise RuntimeError(f"the search in {label} failed: {done.stderr.strip().splitlines()[-1:]}")
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            raise ValueError(f"the search in {label} failed ({last})")
         logs = [open(out[:-5] + suffix).read() for suffix in (".state.json", ".history.csv")]
         records.append({"run": label, "processes": n, "threads": threads, "seconds": seconds,
                         "forward_passes": json.load(open(out))["forward_passes"], "logs": logs})
