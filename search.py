@@ -15,10 +15,10 @@ increasing, the others tied to it; the fitness is the loss on the answer of need
 
 `--early-reject MARGIN` (racing, ours: the same search for fewer forward passes): a new candidate is scored one
 document at a time and dropped once its mean loss so far exceeds the worst parent's on the same documents by more
-than MARGIN nats (`race`). It could only have become a parent by doing much better on the documents left. P_0
-races in blocks of k against the k-th best scored in full before each block (`score_children`).
+than MARGIN nats (`algorithm1.race`). It could only have become a parent by doing much better on the documents left. P_0
+races in blocks of k against the k-th best scored in full before each block (`algorithm1.score_children`).
 Under `torchrun --nproc_per_node N search.py ...` each process scores every N-th candidate of a generation and the
-losses are gathered (`score_generation`): the same result for any N.
+losses are gathered (`algorithm1.score_generation`): the same result for any N.
 
     python search.py --model tiny --target 8x --out factors.json          # search the long factors
     python search.py --model tiny --recover --factors factors.json --out factors_rec.json
@@ -43,8 +43,8 @@ import common
 import longrope
 import longrope2
 import parallel
-from checkpoint import export_model
 from algorithm1 import GRID, Candidate, SearchSpace, Settings, candidate_of, evolve, forward_passes, search_space
+from checkpoint import export_model
 from logbook import Logbook, history_csv_path, perplexity
 from longrope import RopeScaling
 from model import load_model, resolve_model_dir
