@@ -6,7 +6,7 @@ The time is measured, not assumed. A forward pass (and a fine-tuning pass: forwa
 activation checkpointing adds, and backward) is timed at each stage's length when that is short enough to time
 quickly, PROBE_TOKENS at most. Beyond it the cost is split in two parts, each measured at the probe length: what
 grows linearly with the tokens (embeddings, projections, MLP, norms, the loss) and attention, which grows with the
-tokens times the keys each one sees (its square, or the length times Mistral's window). One head of attention is
+tokens times the keys each one sees (its square, or the length times Mistral's window). One layer's attention is
 timed alone at the probe length for the second part, so the extrapolation rests on measured kernels only:
 
     seconds(n) = (probe - attention_probe) * n / probe_len + attention_probe * (n * keys(n)) / (probe_len * keys(probe_len))
@@ -40,11 +40,16 @@ def stage_passes(stages, opts, budgets, original, recover_samples, short_eval_sa
     """{stage: [(length, "forward" | "train", count)]}: the passes each stage runs, from its budget.
 
     A search scores population + iterations x (mutations + crossovers) candidates (fewer when duplicates run
-    out), each on its documents; a fine-tuning step trains --batch sequences at its length and --short-batch at
-    the original one; the summary scores four models (search.py, finetune.finetune, train.summary)."""
-    def searched(budget, samples):
+    out), each on its documents, where P_0 holds every seed even past the population (the second search has five:
+    PI, NTK, YaRN and the fine-tuned factors stretched by PI and by YaRN; the recovery two); a fine-tuning step
+    trains --batch sequences at its length and --short-batch at the original one; the summary scores four models
+    at the original and the last fine-tuned length, two more at a target beyond it (search.py, finetune.finetune,
+    train.summary)."""
+    from search import SEED_METHODS
+
+    def searched(budget, samples, seeds):
         population, iterations, _, mutations, crossovers = budget
-        return (population + iterations * (mutations + crossovers)) * samples
+        return (max(population, seeds) + iterations * (mutations + crossovers)) * samples
 
     tuned = [n for _, kind, n in stages if kind == "finetune"]
     target = stages[-1][2]
@@ -52,18 +57,21 @@ def stage_passes(stages, opts, budgets, original, recover_samples, short_eval_sa
     passes = {}
     for name, kind, length in stages:
         if kind == "search":
-            passes[name] = [(length, "forward", searched(budgets["search_budget"], opts.search_samples))]
+            passes[name] = [(length, "forward", searched(budgets["search_budget"], opts.search_samples,
+                                                         len(SEED_METHODS)))]
         elif kind == "finetune":
             steps = opts.steps[min(tuned.index(length), len(opts.steps) - 1)]
             passes[name] = [(length, "train", steps * opts.batch), (original, "train", steps * opts.short_batch)]
         elif kind == "extend":
-            passes[name] = [(length, "forward", searched(budgets["final_search_budget"], opts.search_samples))]
+            passes[name] = [(length, "forward", searched(budgets["final_search_budget"], opts.search_samples,
+                                                         len(SEED_METHODS) + 2))]
         elif kind == "recover":
             samples = max(opts.search_samples, recover_samples)
-            passes[name] = [(original, "forward", searched(budgets["recover_budget"], samples))]
-        elif kind == "summary":  # four models at the original length, three at the last fine-tuned, two at the target
-            passes[name] = [(original, "forward", 4 * short_eval), (tuned[-1], "forward", 3 * long_eval),
-                            (target, "forward", 2 * long_eval)]
+            passes[name] = [(original, "forward", searched(budgets["recover_budget"], samples, 2))]
+        elif kind == "summary":  # four models at 1x and the last fine-tuned length, two more beyond it
+            passes[name] = [(original, "forward", 4 * short_eval), (tuned[-1], "forward", 4 * long_eval)]
+            if target > tuned[-1]:
+                passes[name].append((target, "forward", 2 * long_eval))
         else:
             passes[name] = []
     return {name: [p for p in ps if p[2] > 0] for name, ps in passes.items()}
@@ -113,11 +121,13 @@ class PassTimer:
             self.model.zero_grad(set_to_none=True)
 
     def _attention_pass(self, n, train):
-        """All heads of all layers' attention at n tokens, from one head timed alone (the same kernel)."""
+        """All layers' attention at n tokens, from one layer's (every head, as the model calls it) timed alone. One
+        head timed alone and multiplied by the heads overestimates it: on 2 CPU threads 4 x one head took 2.23 s at
+        16k and 8.72 s at 32k, the 4 heads in one call 2.0 s and 8.0 s."""
         cfg, window = self.model.config, self.model.layers[0].self_attn.window
         dtype = next(self.model.parameters()).dtype if not self.autocast else torch.bfloat16
-        q, k, v = (torch.randn(1, 1, n, cfg.head_dim, device=self.device, dtype=dtype, requires_grad=train)
-                   for _ in range(3))
+        q, k, v = (torch.randn(1, heads, n, cfg.head_dim, device=self.device, dtype=dtype, requires_grad=train)
+                   for heads in (cfg.n_heads, cfg.n_kv_heads, cfg.n_kv_heads))
 
         def run():
             if train:  # the forward, its recomputation under checkpointing, and the backward
@@ -127,7 +137,7 @@ class PassTimer:
             else:
                 with torch.no_grad():
                     attention(q, k, v, 0, window)
-        return _seconds(run, self.sync) * cfg.n_heads * cfg.n_layers
+        return _seconds(run, self.sync) * cfg.n_layers
 
     def seconds(self, n, kind):
         train = kind == "train"

@@ -34,7 +34,8 @@ the short factors and the same attention scale, so it learns that scale at short
 training, as LongRoPE2 does). The paper trains on long sequences only (the default for real models); the
 tiny model's default is 2 (as many short sequences as long ones).
 
-`python train.py finetune --model DIR --factors F.json --length 128k --steps 400 --out DIR` runs one stage alone.
+`python train.py finetune --model DIR --factors F.json --length 128k --steps 400 --out DIR` runs one stage alone;
+`--factors yarn` (or pi, ntk) fine-tunes a baseline instead, its rope stretched to --length.
 
 `python train.py pretrain --out tiny` pretrains the built-in tiny model from scratch (pretrain.py).
 """
@@ -322,8 +323,8 @@ def finetune_command(args, argv):
     ctx = Context(args)
     base = load_model(args.model, device="cpu", dtype=torch.bfloat16)
     rotary_dim, original = base.config.rotary_dim, common.original_length(base, args.original_length)
-    rope = longrope.load_factors(args.factors, rotary_dim)
     length = common.parse_length(args.length, original)
+    rope = longrope.parse_rope(args.factors, rotary_dim, original, length)  # a factor file, or a method stretched
     ctx.window = common.parse_window(args.sliding_window, length)
     args.steps = parse_steps(args.steps)[:1]
     check_batches(args, ctx)
@@ -381,9 +382,12 @@ def main(argv=None):
 
     if argv and argv[0] == "finetune":
         parser = argparse.ArgumentParser(prog="train.py finetune", description="fine-tune one stage: a model at one "
-                                         "length with one factor file", formatter_class=fmt)
+                                         "length with one factor file or rescaling method", formatter_class=fmt)
         add_run_args(parser, PAPER)
-        parser.add_argument("--factors", required=True, help="factor file (search.py) to fine-tune with")
+        parser.add_argument("--factors", required=True,
+                            help="factor file (search.py) to fine-tune with, or a method stretched to --length: pi, "
+                                 "ntk, yarn, llama3 (the baselines' recipes: PI for Together-32k and LongLoRA, YaRN "
+                                 "for YaRN-64k/128k), none")
         parser.add_argument("--length", required=True, help="sequence length, e.g. 128k or 32x")
         parser.add_argument("--steps", type=int, default=400)
         parser.add_argument("--out", required=True, help="folder for the fine-tuned model and its state")

@@ -2,6 +2,7 @@
 the paper (search 32x and 64x, fine-tune at both, search 512x on the fine-tuned model, recovery, export, summary)
 runs in seconds: killed and resumed it must end bit for bit where an uninterrupted run ends."""
 
+import csv
 import importlib.util
 import json
 import math
@@ -338,3 +339,69 @@ def test_two_processes_zero3_sequence_parallel_finetune_equals_one_process(micro
     for k in one:
         assert torch.allclose(one[k], two[k], atol=1e-6, rtol=0), k
     assert max(float((one[k] - start[k]).abs().max()) for k in one) > 1e-3  # the steps did move the weights
+
+
+@pytest.mark.parametrize("target", ["512x", "64x"])
+def test_the_plan_counts_the_passes_each_stage_runs(micro, tmp_path, monkeypatch, target):
+    """The plan's time estimate is its pass counts times timed passes: the counts must be the passes the pipeline
+    then runs, by length and kind (forward, or fine-tuning with its backward), sequence by sequence. The second
+    search's population holds all five of its seeds although its budget asks for four; at 64x the summary's target
+    is the fine-tuned length."""
+    import plan
+    planned = {}
+    monkeypatch.setattr(plan, "estimate_minutes", lambda timer, passes, dp_world=1: planned.update(passes) or
+                        {name: 0.0 for name in passes})
+    monkeypatch.setattr(plan.PassTimer, "__init__", lambda self, model, autocast=False: None)
+    ran = {}
+    forward = Transformer.forward
+
+    def counted(self, tokens, *args, **kwargs):
+        key = (tokens.shape[1], "train" if torch.is_grad_enabled() else "forward")
+        ran[key] = ran.get(key, 0) + tokens.shape[0]
+        return forward(self, tokens, *args, **kwargs)
+    monkeypatch.setattr(Transformer, "forward", counted)
+    pipeline(micro, tmp_path / "run", "--target", target)
+    expected = {}
+    for passes in planned.values():
+        for n, kind, count in passes:
+            expected[n, kind] = expected.get((n, kind), 0) + count
+    assert ran == expected
+
+
+@pytest.mark.parametrize("method", ["yarn", "pi"])
+def test_finetune_takes_a_method_and_stretches_it_to_the_length(micro, tmp_path, method):
+    """`train.py finetune --factors yarn` fine-tunes a baseline, as compare.py does: its first step's loss is the
+    original model's with longrope.make_rope(method) at s = 64 / 16 on the first training sequence, and that rope
+    dict is in the exported config."""
+    train.main(["finetune", "--model", micro, "--factors", method, "--length", "64", "--steps", "2", "--batch", "1",
+                "--warmup", "0", "--lr", "1e-3", "--threads", "1", "--out", str(tmp_path), "--device", "cpu"])
+    rope = longrope.make_rope(method, ORIGINAL, 64)
+    with open(tmp_path / "config.json") as f:
+        assert rope.factor == 4 and json.load(f)["rope_scaling"] == longrope.to_hf(rope, 16)
+    with open(tmp_path / "log.csv") as f:
+        first = float(next(csv.DictReader(f))["loss"])
+    model = load_model(micro, device="cpu").requires_grad_(False)
+    model.set_rope(rope)
+    tokenizer = common.load_tokenizer(micro)
+    stream = common.pack_documents(common.load_documents(None, tokenizer, "train", 264), tokenizer.eos_id)
+    tokens = train.training_sequence(stream, 0, 0, 0, 0, 64)
+    assert first == pytest.approx(float(model.loss(tokens[None, :-1], tokens[None, 1:])), abs=2e-5)
+
+
+@pytest.mark.parametrize("window", [None, 96])
+def test_the_plan_extrapolates_a_pass_beyond_its_probe_exactly_when_costs_are_linear_plus_attention(micro, window):
+    """Past the probe length a pass is extrapolated from two timings at the probe: the whole pass and attention
+    alone. If a pass really costs a x tokens + b x tokens x keys seen (all of them, or Mistral's window), the
+    extrapolation must be that cost exactly, at 4x and 16x the probe."""
+    import plan
+    timer = plan.PassTimer.__new__(plan.PassTimer)
+    model = load_model(micro, device="cpu")
+    model.set_sliding_window(window)
+    timer.model, timer.probe, timer.cache = model, 64, {}
+    keys = (lambda n: min(n, window)) if window else (lambda n: n)
+    linear, quadratic = {False: 3e-3, True: 9e-3}, {False: 2e-5, True: 7e-5}
+    timer._model_pass = lambda n, train: linear[train] * n + quadratic[train] * n * keys(n)
+    timer._attention_pass = lambda n, train: quadratic[train] * n * keys(n)
+    for n in (256, 1024):
+        for kind, train in (("forward", False), ("train", True)):
+            assert timer.seconds(n, kind) == pytest.approx(linear[train] * n + quadratic[train] * n * keys(n))
