@@ -180,7 +180,7 @@ def test_every_code_pointer_in_the_readme_exists():
     names a function or class that exists, so the map cannot drift from the code."""
     import importlib
     modules = ("longrope", "longrope2", "logbook", "model", "search", "algorithm1", "train", "finetune", "plan", "prepare", "common", "eval", "checkpoint",
-               "parallel", "compare", "bench", "pretrain")
+               "parallel", "compare", "bench", "bench_long", "pretrain")
     files = {"py", "json", "bin", "md", "png", "csv", "pth", "pt", "npy", "txt", "jsonl", "parquet", "gz", "safetensors",
              "model", "tar"}
     pointers = set(re.findall(r"`(%s)\.([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?" % "|".join(modules), readme()))
