@@ -8,24 +8,29 @@ The weights are random: the point is memory and time, not quality. The model is 
 length (YaRN's factors as its long factors, s = longest / 4096). Each record is saved as it lands, so a run that is
 killed or runs out of time keeps what it measured. In order:
 
-  1. `--layers` layers of the shape (default 2): ours at every length, and transformers' Llama on the very same
-     weight tensors (shared, not copied) up to the first length it cannot hold. An inference forward runs the
-     layers one after another and keeps nothing of a finished one, so the peak above the weights does not grow
-     with depth: the whole model's peak is this one plus the weights of the layers left out.
-  2. The same shape without layers (embedding, final norm, chunked loss) at each length: the time of one layer is
-     (t_layers - t_0) / layers, and the whole model's t_0 + n_layers x that. Each record shows this arithmetic.
+  1. The shape without layers (embedding, final norm, chunked loss) at every length, then `--layers` layers of it
+     (default 2). An inference forward runs the layers one after another and keeps nothing of a finished one, so
+     the peak above the weights does not grow with depth: the whole model's peak is the measured one plus the
+     whole model's weights. One layer takes (t_layers - t_0) / layers, the whole model t_0 + n_layers x that. Each
+     record writes this arithmetic out.
+  2. transformers' Llama on the very same weight tensors (shared, not copied), up to the first length it cannot
+     hold.
   3. The whole model, every layer, at the lengths up to --whole-up-to: measured, which checks the extrapolation.
   4. A teacher-forced passkey at --passkey-length on the `--layers` model: one memory-bounded forward over prompt +
      key (eval.teacher_forced_predictions) where generation would need a KV cache of every layer. Random weights
      retrieve nothing; its memory and time are the point.
   5. A length the free memory cannot hold: refused before any work, with the estimate and what would fit.
 
-A step predicted (from the times measured so far, quadratic in the length) to outrun --budget-s is skipped and
-recorded as skipped. Memory: torch.cuda.max_memory_allocated above the loaded weights on CUDA; the peak resident
-set above the resident one before the pass on a CPU.
+Every model is warmed up untimed first, and passes up to --whole-up-to are timed twice (the second kept): a first
+pass at a new length pays for the attention kernel's plans. A step predicted (from the times measured so far,
+quadratic in the length) to outrun --budget-s is skipped and recorded as skipped. Memory, in GiB (2^30 bytes):
+torch.cuda.max_memory_allocated above what was allocated just before the pass (the weights) on CUDA; on a CPU the
+peak resident set above the one before the pass, a lower bound where the allocator reuses memory a previous pass
+freed.
 """
 
 import argparse
+import gc
 import time
 from dataclasses import replace
 
@@ -70,21 +75,25 @@ def transformers_twin(model):
     import transformers
     from checkpoint import hf_config_dict
     config = transformers.AutoConfig.for_model(**hf_config_dict(model.config, model.rope))
+    config.original_max_position_embeddings = model.rope.original_max_len  # where some versions read it
     with torch.device("meta"):
         hf = transformers.AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
     weights = {("" if k.startswith("lm_head") else "model.") + k: v for k, v in model.state_dict().items()}
-    hf.load_state_dict(weights, assign=True, strict=False)
+    loaded = hf.load_state_dict(weights, assign=True, strict=False)
+    if loaded.missing_keys or loaded.unexpected_keys:
+        raise ValueError(f"transformers' twin does not match ours: {loaded}")
     hf.model.rotary_emb = type(hf.model.rotary_emb)(config=config).to(model.lm_head.weight.device)
     return hf.eval().requires_grad_(False)
 
 
 class Meter:
-    """Peak memory above what is allocated now, and seconds, of one call."""
+    """Peak memory above what is allocated just before the call, and seconds, of one call."""
 
     def __init__(self, device):
         self.cuda = torch.device(device).type == "cuda"
 
     def __call__(self, run):
+        gc.collect()
         if self.cuda:
             torch.cuda.synchronize()
             torch.cuda.empty_cache()
@@ -109,21 +118,23 @@ def weights_gb(model):
 def loss_of(model, tokens):
     with torch.inference_mode():
         if isinstance(model, Transformer):
+            model._rope_tables.clear()  # the tables of another length are not part of this pass's memory
             return float(model.loss(tokens))
-        return float(model(tokens, labels=tokens).loss)
+        return float(model(tokens, labels=tokens, use_cache=False).loss)
 
 
 class Budget:
-    """Seconds left, and a guess of a pass from the last one measured of its kind (quadratic in the length)."""
+    """Seconds left, and a guess of a pass from the last one measured of its kind (quadratic in the length, or
+    the guess a caller makes)."""
 
     def __init__(self, seconds):
         self.end, self.last = time.perf_counter() + seconds, {}
 
-    def allows(self, kind, n):
-        if kind not in self.last:
-            return True
-        m, seconds = self.last[kind]
-        return seconds * (n / m) ** 2 <= self.end - time.perf_counter()
+    def allows(self, kind, n, guess=None):
+        if guess is None and kind in self.last:
+            m, seconds = self.last[kind]
+            guess = seconds * (n / m) ** 2
+        return (guess or 0.0) < self.left()
 
     def note(self, kind, n, seconds):
         self.last[kind] = (n, seconds)
@@ -137,9 +148,15 @@ def run(args):
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     rope = extended_rope(cfg, max(lengths))
     budget, meter, records = Budget(args.budget_s), Meter(device), []
-    out = {"config": args.config, "shape": vars(cfg), "device": torch.cuda.get_device_name(device) if
-           device.type == "cuda" else "cpu", "dtype": str(dtype).replace("torch.", ""), "layers": args.layers,
-           "torch": torch.__version__, "records": records}
+    out = {"config": args.config, "shape": vars(cfg), "dtype": str(dtype).replace("torch.", ""),
+           "layers": args.layers, "budget_s": args.budget_s, "torch": torch.__version__, "records": records,
+           "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"}
+    if device.type == "cuda":
+        import importlib.util
+        import transformers
+        out.update({"cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
+                    "transformers": transformers.__version__, "gpu_gb": torch.cuda.get_device_properties(device).total_memory / GB,
+                    "flash_attn": importlib.util.find_spec("flash_attn") is not None})
 
     def save(record):
         records.append(record)
@@ -148,50 +165,63 @@ def run(args):
             common.save_json(args.json, out)
         return record
 
-    def measure(what, model, n, kind):
-        if not budget.allows(kind, n):
+    def measure(what, model, n, kind, guess=None):
+        """One pass at n tokens (two up to --whole-up-to, the second kept: the first pays for kernels' plans)."""
+        if not budget.allows(kind, n, guess):
             return save({"what": what, "length": n, "skipped": f"predicted past the budget ({budget.left():.0f} s left)"})
         generator = torch.Generator().manual_seed(n)  # the same tokens for every model at this length
         tokens = torch.randint(0, cfg.vocab_size, (1, n), generator=generator).to(device)
         try:
-            loss, seconds, peak = meter(lambda: loss_of(model, tokens))
+            for _ in range(2 if args.whole_up_to and n <= args.whole_up_to else 1):
+                loss, seconds, peak = meter(lambda: loss_of(model, tokens))
         except torch.OutOfMemoryError:
             return save({"what": what, "length": n, "fits": False})
+        except ValueError as e:  # ours: refused before any work (model.forward_chunk)
+            return save({"what": what, "length": n, "fits": False, "refused": str(e)})
+        except RuntimeError as e:  # a kernel's own error: recorded, and the run goes on
+            return save({"what": what, "length": n, "fits": False, "error": str(e)[:300]})
         budget.note(kind, n, seconds)
         return save({"what": what, "length": n, "fits": True, "seconds": seconds, "peak_gb": peak,
                      "weights_gb": weights_gb(model), "loss": loss})
 
+    def warm(model):  # the process's first kernels, allocations and attention plans: never timed
+        loss_of(model, torch.zeros(1, min(8192, min(lengths)), dtype=torch.long, device=device))
+
     torch.manual_seed(0)
-    empty = random_model(cfg, 0, device, dtype, rope)
+    empty, model = random_model(cfg, 0, device, dtype, rope), random_model(cfg, args.layers, device, dtype, rope)
+    warm(empty)
+    warm(model)
     base = {n: measure("ours, no layers", empty, n, "empty") for n in lengths}
     del empty
-    model = random_model(cfg, args.layers, device, dtype, rope)
-    twin = transformers_twin(model) if args.transformers else None
     whole_weights = (weights_gb(model) + (cfg.n_layers - args.layers) *
                      sum(p.numel() for p in model.layers[0].parameters()) * model.lm_head.weight.element_size() / GB)
-    hf_fits = True
-    for n in lengths:
+    extrapolated = {}
+    for n in lengths:  # ours first, the figure that matters most, at every length
         ours = measure(f"ours, {args.layers} layers", model, n, "layers")
         if ours.get("fits") and base[n].get("fits"):
             per_layer = (ours["seconds"] - base[n]["seconds"]) / args.layers
-            ours.update({"seconds_per_layer": per_layer,
-                         "whole_model_seconds": base[n]["seconds"] + cfg.n_layers * per_layer,
+            extrapolated[n] = base[n]["seconds"] + cfg.n_layers * per_layer
+            ours.update({"seconds_per_layer": per_layer, "whole_model_seconds": extrapolated[n],
                          "whole_model_weights_gb": whole_weights,
                          "whole_model_peak_gb": whole_weights + ours["peak_gb"],
                          "arithmetic": f"{base[n]['seconds']:.2f} s + {cfg.n_layers} x ({ours['seconds']:.2f} - "
-                                       f"{base[n]['seconds']:.2f}) / {args.layers} s; {whole_weights:.2f} GB of "
-                                       f"weights + {ours['peak_gb']:.2f} GB above them"})
+                                       f"{base[n]['seconds']:.2f}) / {args.layers} s; {whole_weights:.2f} GiB of "
+                                       f"weights + {ours['peak_gb']:.2f} GiB above them"})
             if args.json:
                 common.save_json(args.json, out)
-        if twin is not None and hf_fits:
-            hf = measure(f"transformers, {args.layers} layers", twin, n, "transformers")
-            hf_fits = hf.get("fits", False)
-    del twin
+    if args.transformers:
+        twin = transformers_twin(model)
+        warm(twin)
+        for n in lengths:  # up to the first length it cannot hold
+            if not measure(f"transformers, {args.layers} layers", twin, n, "transformers").get("fits"):
+                break
+        del twin
     whole_lengths = [n for n in lengths if args.whole_up_to and n <= args.whole_up_to]
-    if whole_lengths:
+    if whole_lengths and budget.left() > 0:
         whole = random_model(cfg, cfg.n_layers, device, dtype, rope)
-        for n in whole_lengths:
-            measure(f"ours, all {cfg.n_layers} layers", whole, n, "whole")
+        warm(whole)
+        for n in whole_lengths:  # checks the extrapolation
+            measure(f"ours, all {cfg.n_layers} layers", whole, n, "whole", guess=extrapolated.get(n))
         del whole
     if args.passkey_length:
         passkey(cfg, model, args.passkey_length, meter, budget, save)
@@ -215,8 +245,12 @@ def passkey(cfg, model, n, meter, budget, save):
     tokenizer = common.load_tokenizer("tiny")  # byte-level: its ids are valid in any vocabulary past 264
     if not budget.allows("layers", n):
         return save({"what": "teacher-forced passkey", "length": n, "skipped": "predicted past the budget"})
-    results, seconds, peak = meter(lambda: passkey_results(model, tokenizer, model.rope, n, 0.5, 1, 0, False,
-                                                           "teacher-forced"))
+    model._rope_tables.clear()
+    try:
+        results, seconds, peak = meter(lambda: passkey_results(model, tokenizer, model.rope, n, 0.5, 1, 0, False,
+                                                               "teacher-forced"))
+    except (torch.OutOfMemoryError, ValueError, RuntimeError) as e:
+        return save({"what": "teacher-forced passkey", "length": n, "fits": False, "error": str(e)[:300]})
     (key, answer, correct), = results
     save({"what": "teacher-forced passkey", "length": n, "seconds": seconds, "peak_gb": peak, "key": key,
           "answer": answer, "correct": correct,

@@ -15,7 +15,8 @@ def table(tmp_path_factory):
     path = tmp_path_factory.mktemp("long") / "long.json"
     threads = torch.get_num_threads()
     bench_long.main(["--config", "small", "--device", "cpu", "--lengths", "4k,8k", "--layers", "1",
-                     "--whole-up-to", "4k", "--passkey-length", "8k", "--threads", "1", "--json", str(path)])
+                     "--whole-up-to", "4k", "--passkey-length", "8k", "--threads", "1", "--budget-s", "1e6",
+                     "--json", str(path)])
     torch.set_num_threads(threads)
     with open(path) as f:
         return json.load(f)
@@ -52,10 +53,39 @@ def test_passkey_and_refusal_records(table):
     assert refused["message"].startswith(f"a forward over 1 x {refused['length']} tokens needs about")
 
 
-def test_a_spent_budget_skips_what_is_left(tmp_path):
+def test_the_budget_predicts_each_step_from_the_last_of_its_kind():
+    budget = bench_long.Budget(100)
+    assert budget.allows("layers", 1024)  # nothing measured yet, and time left
+    budget.note("layers", 1000, 10.0)
+    assert budget.allows("layers", 2000) and not budget.allows("layers", 4000)  # 40 s fits in 100, 160 s does not
+    assert budget.allows("empty", 10**9)  # another kind has its own history
+    assert budget.allows("whole", 4000, guess=50) and not budget.allows("whole", 1000, guess=150)
+    assert not bench_long.Budget(0).allows("layers", 1)
+
+
+def test_a_spent_budget_skips_every_step():
     out = bench_long.main(["--config", "small", "--device", "cpu", "--lengths", "1k,2k", "--layers", "1",
-                           "--whole-up-to", "none", "--passkey-length", "none", "--no-transformers", "--budget-s", "0",
+                           "--whole-up-to", "1k", "--passkey-length", "1k", "--no-transformers", "--budget-s", "0",
                            "--threads", "1"])
-    measured = [(r["what"], r["length"], "skipped" in r) for r in out["records"] if r["what"] != "refused before any work"]
-    assert measured == [("ours, no layers", 1024, False), ("ours, no layers", 2048, True),
-                        ("ours, 1 layers", 1024, False), ("ours, 1 layers", 2048, True)]
+    steps = [r for r in out["records"] if r["what"] != "refused before any work"]
+    assert [(r["what"], r["length"]) for r in steps] == [("ours, no layers", 1024), ("ours, no layers", 2048),
+                                                         ("ours, 1 layers", 1024), ("ours, 1 layers", 2048),
+                                                         ("teacher-forced passkey", 1024)]
+    assert all("skipped" in r for r in steps)
+
+
+def test_transformers_stops_at_the_first_length_it_cannot_hold(monkeypatch):
+    """An out-of-memory in transformers' forward is a record, not the end of the run, and the longer lengths are
+    not tried; ours goes on."""
+    loss_of = bench_long.loss_of
+
+    def failing(model, tokens):
+        if not isinstance(model, bench_long.Transformer) and tokens.shape[1] >= 2048:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return loss_of(model, tokens)
+    monkeypatch.setattr(bench_long, "loss_of", failing)
+    out = bench_long.main(["--config", "small", "--device", "cpu", "--lengths", "1k,2k,4k", "--layers", "1",
+                           "--whole-up-to", "none", "--passkey-length", "none", "--threads", "1"])
+    theirs = [(r["length"], r["fits"]) for r in out["records"] if r["what"].startswith("transformers")]
+    assert theirs == [(1024, True), (2048, False)]
+    assert [r["length"] for r in out["records"] if r["what"] == "ours, 1 layers" and r["fits"]] == [1024, 2048, 4096]
