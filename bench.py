@@ -142,10 +142,13 @@ def build_pair(config, folder, device, dtype, compile=False):
 
 
 def run_once(model, which, tokens):
+    """One evaluation's loss. Neither model keeps a KV cache (transformers' would add every layer's K and V to its
+    peak) nor the rope tables of another length (ours are cached per length; they are not this pass's memory)."""
     with torch.inference_mode():
         if which != "transformers":  # ours, eager or compiled
+            model._rope_tables.clear()
             return float(model.loss(tokens))
-        return float(model(tokens, labels=tokens).loss)
+        return float(model(tokens, labels=tokens, use_cache=False).loss)
 
 
 def sync(device):

@@ -36,6 +36,7 @@ from dataclasses import replace
 
 import torch
 
+import bench
 import common
 import longrope
 from model import PRESETS, ModelConfig, Transformer, forward_chunk, forward_memory, free_memory_bytes
@@ -116,11 +117,7 @@ def weights_gb(model):
 
 
 def loss_of(model, tokens):
-    with torch.inference_mode():
-        if isinstance(model, Transformer):
-            model._rope_tables.clear()  # the tables of another length are not part of this pass's memory
-            return float(model.loss(tokens))
-        return float(model(tokens, labels=tokens, use_cache=False).loss)
+    return bench.run_once(model, "ours" if isinstance(model, Transformer) else "transformers", tokens)
 
 
 class Budget:

@@ -190,7 +190,7 @@ def pipeline(args, argv):
         plan.print_plan(passes, estimate, ctx.device)
         state.setdefault("estimated_minutes", {})
         for name, minutes in estimate.items():
-            state["estimated_minutes"].setdefault(name, round(minutes, 2))
+            state["estimated_minutes"][name] = round(minutes, 2)  # the last plan made before the stage ran
         del timer
     if args.plan:
         return

@@ -29,6 +29,35 @@ def test_mistral_config_is_a_windowed_mistral_whose_loss_ours_equals(tmp_path, m
     assert abs(bench.run_once(hf, "transformers", tokens) - loss) > 1e-4
 
 
+def test_an_evaluation_keeps_no_kv_cache_and_no_other_lengths_rope_tables(tmp_path, monkeypatch):
+    """A memory figure counts one evaluation: transformers builds no KV cache (every layer's K and V would add to
+    its peak), and ours holds only this length's rope tables, with the same loss either way."""
+    import transformers.cache_utils as cache_utils
+    small = dict(bench.CONFIGS["mistral-7b-layers"], hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                 num_attention_heads=4, num_key_value_heads=2, head_dim=16, sliding_window=None)
+    monkeypatch.setitem(bench.CONFIGS, "llama-small", small)
+    ours, hf, _, _ = bench.build_pair("llama-small", str(tmp_path / "m"), "cpu", torch.float32)
+    caches = []
+    init = cache_utils.DynamicCache.__init__
+
+    def counted(self, *args, **kwargs):
+        caches.append(1)
+        init(self, *args, **kwargs)
+    monkeypatch.setattr(cache_utils.DynamicCache, "__init__", counted)
+    import model as model_module
+    held = []  # the tables of other lengths still held when this length's are built
+    build = model_module.rope_cos_sin
+
+    def built(*args):
+        held.extend(key[1] for key in ours._rope_tables)
+        return build(*args)
+    monkeypatch.setattr(model_module, "rope_cos_sin", built)
+    tokens = torch.randint(0, 32000, (1, 96), generator=torch.Generator().manual_seed(0))
+    bench.run_once(ours, "ours", tokens[:, :64])
+    assert bench.run_once(ours, "ours", tokens) == pytest.approx(bench.run_once(hf, "transformers", tokens), abs=1e-5)
+    assert caches == [] and held == []
+
+
 def test_finetune_memory_needs_a_gpu():
     done = subprocess.run([sys.executable, os.path.join(ROOT, "bench.py"), "--finetune", "--device", "cpu"],
                           capture_output=True, text=True, cwd=ROOT)
