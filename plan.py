@@ -13,6 +13,7 @@ timed alone at the probe length for the second part, so the extrapolation rests 
 """
 
 import os
+import statistics
 import time
 
 import torch
@@ -21,7 +22,9 @@ import common
 from model import attention
 
 PROBE_TOKENS = {"cpu": 16 * 1024, "cuda": 64 * 1024}  # longest pass timed whole; longer ones are extrapolated
-MIN_PROBE_SECONDS = 0.1  # short passes are repeated until they add up to this much
+MIN_PROBE_SECONDS = 0.1  # short passes are repeated until they add up to this much, in PROBE_ROUNDS rounds
+PROBE_ROUNDS = 5
+WARM_UP_BELOW = 1.0  # a pass shorter than this many seconds is first run once untimed
 
 
 def plan_stages(original, target):
@@ -77,14 +80,25 @@ def stage_passes(stages, opts, budgets, original, recover_samples, short_eval_sa
     return {name: [p for p in ps if p[2] > 0] for name, ps in passes.items()}
 
 
-def _seconds(run, sync):
-    """Seconds of one call of `run`: calls are repeated until they add up to MIN_PROBE_SECONDS."""
+def _timed(run, sync, at_least=0.0):
+    """Mean seconds of calls of `run`, as many as add up to `at_least` seconds (one at least)."""
     started, calls = time.perf_counter(), 0
-    while time.perf_counter() - started < MIN_PROBE_SECONDS:
+    while not calls or time.perf_counter() - started < at_least:
         run()
         sync()
         calls += 1
     return (time.perf_counter() - started) / calls
+
+
+def _seconds(run, sync):
+    """Seconds of one call of `run`. A long call is timed once. A short one, whose first call at a new length also
+    pays for that length's memory, is first run untimed, then in PROBE_ROUNDS rounds of MIN_PROBE_SECONDS each, and
+    the median round counts: on a shared CPU one slow round would otherwise set the estimate (one 0.1 s timing of
+    the 128-token pass gave 21 ms and the next 15 ms)."""
+    first = _timed(run, sync)
+    if first >= WARM_UP_BELOW:
+        return first
+    return statistics.median(_timed(run, sync, MIN_PROBE_SECONDS) for _ in range(PROBE_ROUNDS))
 
 
 class PassTimer:

@@ -388,6 +388,26 @@ def test_finetune_takes_a_method_and_stretches_it_to_the_length(micro, tmp_path,
     assert first == pytest.approx(float(model.loss(tokens[None, :-1], tokens[None, 1:])), abs=2e-5)
 
 
+@pytest.mark.parametrize("first, slow_round", [(0.05, 2), (0.5, 0), (0.01, 4)])
+def test_the_plan_times_a_short_pass_after_a_warm_up_by_its_median_round(monkeypatch, first, slow_round):
+    """A pass of 10 ms whose first call pays for its memory (`first` seconds) and one of whose rounds is slowed by
+    another job (0.5 s once): timed at 10 ms, neither the warm-up nor the slow round counted. A pass of 2 s is run
+    once. On a fake clock that each call advances by its cost."""
+    import plan
+    clock, calls = [0.0], []
+
+    def run():
+        n = len(calls)
+        calls.append(n)
+        clock[0] += first if n == 0 else 0.5 if slow_round and n == 10 * slow_round + 5 else 0.01
+    monkeypatch.setattr(plan.time, "perf_counter", lambda: clock[0])
+    assert plan._seconds(run, lambda: None) == pytest.approx(0.01)
+    assert 1 + plan.PROBE_ROUNDS * 9 <= len(calls) <= 1 + plan.PROBE_ROUNDS * 11
+    calls.clear()
+    assert plan._seconds(lambda: (calls.append(1), clock.__setitem__(0, clock[0] + 2.0)), lambda: None) == 2.0
+    assert len(calls) == 1
+
+
 @pytest.mark.parametrize("window", [None, 96])
 def test_the_plan_extrapolates_a_pass_beyond_its_probe_exactly_when_costs_are_linear_plus_attention(micro, window):
     """Past the probe length a pass is extrapolated from two timings at the probe: the whole pass and attention
