@@ -135,6 +135,26 @@ def searches_table(result):
     return "\n".join(lines)
 
 
+def racing_table(results):
+    """The markdown table of early rejection (margin 0) against the full search, one row per --searches run (from
+    their JSONs, each with both rows) and their mean: held-out bits per byte, the difference, and the share of the
+    full search's forward passes that racing spent."""
+    lines = ["| seed | full search: held-out bits per byte | racing (margin 0) | difference | racing's forward passes "
+             "(share of the full search's) |", "|---" * 5 + "|"]
+    rows = []
+    for result in sorted(results, key=lambda r: r["setup"]["seed"]):
+        by_name = {r["search"]: r for r in result["searches"]}
+        full, raced = by_name["longrope"], by_name["longrope + early rejection 0"]
+        rows.append((result["setup"]["seed"], full["bits"], raced["bits"], 100 * (raced["bits"] / full["bits"] - 1),
+                     raced["forward_passes"], raced["forward_passes"] / full["forward_passes"]))
+    for seed, full, raced, difference, passes, share in rows:
+        lines.append(f"| {seed} | {full:.4f} | {raced:.4f} | {difference:+.2f}% | {passes} ({share:.0%}) |")
+    mean = [sum(r[i] for r in rows) / len(rows) for i in range(1, 6)]
+    lines.append(f"| mean of {len(rows)} | {mean[0]:.4f} | {mean[1]:.4f} | {mean[2]:+.2f}% | {mean[3]:.0f} "
+                 f"({mean[4]:.0%}) |")
+    return "\n".join(lines)
+
+
 def time_processes(work, processes, budget=(16, 8, 8, 8, 8), samples=8, seed=0, early_reject=None):
     """One search (search.py on the tiny model at 8x, `budget`, `samples` documents) timed as a user runs it: in one
     process with one thread, in one process with `processes` threads, and under torchrun in `processes` processes

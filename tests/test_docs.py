@@ -162,6 +162,22 @@ def test_readme_forty_iteration_tables_are_the_bench_output():
         assert f"{difference:.2f}%" in readme() or f"{difference:.1f}%" in readme(), difference
 
 
+def test_readme_racing_table_is_the_forty_iteration_runs():
+    """Early rejection against the full search over every seed's `python bench.py --searches --budget 16,40,8,8,8`
+    run (docs/searches_t40*.json): the README's table is `searches.racing_table` of them, each run's table is in its
+    page, and no run is left out."""
+    import glob
+    import searches
+    paths = sorted(glob.glob(os.path.join(DOCS, "searches_t40*.json")))
+    results = [load(os.path.basename(p)) for p in paths]
+    assert len(results) >= 6 and sorted(r["setup"]["seed"] for r in results) == list(range(len(results)))
+    for path, result in zip(paths, results):
+        with open(path[:-len(".json")] + ".md") as f:
+            assert searches.searches_table(result) in f.read()
+    for line in searches.racing_table(results).splitlines():
+        assert line in readme(), line
+
+
 def test_readme_processes_table_is_the_bench_output():
     """`python bench.py --searches --processes 2 --out docs/search_processes.md`: its table, from the JSON, in both
     pages; every run reached the same state and log, and the README's speed-up is the measured one."""

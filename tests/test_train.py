@@ -368,6 +368,26 @@ def test_the_plan_counts_the_passes_each_stage_runs(micro, tmp_path, monkeypatch
     assert ran == expected
 
 
+def test_a_resumed_run_records_the_estimate_its_last_plan_made_for_each_stage_still_to_run(micro, tmp_path,
+                                                                                           monkeypatch):
+    """`pipeline.json`'s estimated_minutes: a stage done before the kill keeps the first plan's estimate; every
+    stage still to run gets the plan made when the run resumed, the one printed just before it ran."""
+    import plan
+    monkeypatch.setattr(plan.PassTimer, "__init__", lambda self, model, autocast=False: None)
+    out = tmp_path / "run"
+    for minutes, extra in ((1.0, ["--stop-after", "7"]), (2.0, ["--resume"])):
+        monkeypatch.setattr(plan, "estimate_minutes",
+                            lambda timer, passes, dp_world=1, m=minutes: {name: m for name in passes})
+        pipeline(micro, out, *extra)
+        if minutes == 1.0:
+            with open(out / "pipeline.json") as f:
+                done_first = json.load(f)["done"]
+    with open(out / "pipeline.json") as f:
+        state = json.load(f)
+    assert 0 < len(done_first) < len(state["done"])
+    assert state["estimated_minutes"] == {name: 1.0 if name in done_first else 2.0 for name in state["done"]}
+
+
 @pytest.mark.parametrize("method", ["yarn", "pi"])
 def test_finetune_takes_a_method_and_stretches_it_to_the_length(micro, tmp_path, method):
     """`train.py finetune --factors yarn` fine-tunes a baseline, as compare.py does: its first step's loss is the
