@@ -9,8 +9,10 @@
     python bench.py --finetune --config 7b-layers --lengths 16k,32k,64k,128k     # train.py finetune's GPU memory
     python bench.py --chunked --lengths 64k,128k --threads 1   # peak memory of the chunked forward against the whole
     python bench.py --chunked-speed --lengths 4k,8k,16k,32k    # its time against the whole-sequence forward
+    python bench.py --batched-candidates             # 8 candidates (tiny, 8x) one by one against one batch
     python bench.py --searches --out docs/searches.md   # LongRoPE's and LongRoPE2's searches compared (tiny, 8x)
     python bench.py --searches --processes 2 --out docs/search_processes.md   # one search in 1 and in 2 processes
+    python bench.py --searches --model docs/finetuned/longrope/finetune-8k --target 512x   # the second search, 64k
 
 Perplexity evaluation is the inner loop of the LongRoPE search (Section 3.2: every candidate is scored by the
 model's perplexity on long documents), so its speed decides how long a search takes. Both models run in the same
@@ -359,6 +361,73 @@ def table(records):
     return "\n".join(lines)
 
 
+def batched_losses(model, ropes, document):
+    """Each rescaling's mean next-token loss on `document` (T,), all in one forward: the document repeated once per
+    rope, each row rotated by its own cos/sin tables (B, 1, T, hd) in place of the model's (`Transformer.forward`
+    takes either)."""
+    from longrope import rope_cos_sin
+    from loss import chunked_cross_entropy
+    T, device = len(document), model.embed_tokens.weight.device
+    tables = [rope_cos_sin(r, model.config.rotary_dim, model.config.rope_theta, torch.arange(T), T, device)
+              for r in ropes]
+    cos = torch.stack([c for c, _ in tables])[:, None]  # (B, 1, T, hd)
+    sin = torch.stack([s for _, s in tables])[:, None]  # (B, 1, T, hd)
+    model.rope_tables = lambda seq_len, device: (cos, sin)  # this instance only, removed below
+    try:
+        hidden = model.forward(document.to(device).expand(len(ropes), T))  # (B, T, D)
+    finally:
+        del model.rope_tables
+    targets = document[1:].to(device)
+    return [float(chunked_cross_entropy(h[:-1], model.lm_head.weight, targets)) / (T - 1) for h in hidden]
+
+
+def batched_candidates(device, count=8, rounds=5, scale=8):
+    """A generation of `count` LongRoPE candidates on the tiny model at `scale` x its length, scored as search.py
+    scores them (one after another: set_rope, then the loss) and in one batch (`batched_losses`), alternating on the
+    same document after a warm-up of each: median seconds per generation and their ratio, and the largest
+    difference between the two losses of a candidate."""
+    import random
+    from common import load_documents, load_tokenizer, sample_documents
+    from longrope import RopeScaling
+    from model import load_model
+    model = load_model("tiny", device=device)
+    original, half = model.rope.original_max_len, model.config.rotary_dim // 2
+    document = sample_documents(load_documents(None, load_tokenizer("tiny")), scale * original, 1, 0)[0]
+    rng = random.Random(0)
+    ropes = [RopeScaling("longrope", float(scale), original, n_hat=rng.choice((0, 4, 16)),
+                         long_factor=tuple(sorted(round(rng.uniform(1, 1.25 * scale), 2) for _ in range(half))))
+             for _ in range(count)]
+
+    def one_by_one():
+        out = []
+        for rope in ropes:
+            model.set_rope(rope)
+            out.append(float(model.loss(document[None].to(device))))
+        return out
+
+    runs = {"one by one": one_by_one, "batched": lambda: batched_losses(model, ropes, document)}
+    times = {which: [] for which in runs}
+    with torch.inference_mode():
+        losses = {which: run() for which, run in runs.items()}  # also the warm-up
+        for _ in range(rounds):
+            for which, run in runs.items():
+                started = time.perf_counter()
+                run()
+                times[which].append(time.perf_counter() - started)
+    one, batch = statistics.median(times["one by one"]), statistics.median(times["batched"])
+    return {"device": str(device), "dtype": str(model.embed_tokens.weight.dtype), "threads": torch.get_num_threads(),
+            "candidates": count, "length": scale * original, "rounds": rounds, "one_by_one_s": one,
+            "batched_s": batch, "ratio": batch / one,
+            "max_loss_diff": max(abs(a - b) for a, b in zip(losses["one by one"], losses["batched"]))}
+
+
+def batched_line(r):
+    """The one-line result of --batched-candidates (BENCHMARKS.md quotes it from its --json)."""
+    return (f"{r['candidates']} candidates at {r['length']} tokens on {r['device']} ({r['dtype']}, {r['threads']} "
+            f"threads): one by one {r['one_by_one_s']:.3f} s, batched {r['batched_s']:.3f} s, ratio {r['ratio']:.2f}; "
+            f"largest loss difference {r['max_loss_diff']:.1e}")
+
+
 def search_line(r):
     """The sentence the README quotes (from --search --json)."""
     line = (f"ours {r['ours_per_min']:.1f} candidates per minute, transformers {r['transformers_per_min']:.1f} "
@@ -374,7 +443,8 @@ def main():
     parser.add_argument("--config", default="small", choices=[*CONFIGS, "tiny"])
     parser.add_argument("--lengths", default="1k,4k,16k")
     parser.add_argument("--reps", type=int, default=9, help="timed rounds of each (after one warm-up)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=None,
+                        help="cpu or cuda (default: cuda when present; cpu for --searches, as its tables were run)")
     parser.add_argument("--dtype", default=None, help="default: bfloat16 on CUDA, float32 on CPU")
     parser.add_argument("--memory-only", action="store_true", help="measure peak memory of ours only")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurement")
@@ -389,9 +459,13 @@ def main():
                         help="CPU peak memory of ours chunked (default) against every layer over the whole sequence")
     parser.add_argument("--chunked-speed", action="store_true",
                         help="CPU time of ours chunked (default) against the whole sequence, alternating")
+    parser.add_argument("--batched-candidates", action="store_true",
+                        help="time a generation of 8 candidates (tiny, 8x) scored one by one, as search.py does, "
+                             "and in one batch with a rope per row")
     parser.add_argument("--searches", action="store_true",
                         help="compare LongRoPE's and LongRoPE2's searches (with and without early rejection) and a "
-                             "gradient fit on the tiny model at 8x; writes --out (markdown) and a JSON beside it")
+                             "gradient fit on the tiny model at 8x (or --model at --target); writes --out "
+                             "(markdown) and a JSON beside it")
     parser.add_argument("--out", default="docs/searches.md", help="--searches: the table (default: %(default)s)")
     parser.add_argument("--budget", default="16,8,8,8,8",
                         help="--searches: population, iterations, parents, mutations, crossovers (default: "
@@ -405,6 +479,22 @@ def main():
                         help="--searches: Adam steps of the gradient fit (default: %(default)s)")
     parser.add_argument("--methods", default="longrope,longrope2,gradient,yarn",
                         help="--searches: the rows, of longrope, longrope2, gradient, yarn (default: %(default)s)")
+    parser.add_argument("--model", default="tiny",
+                        help="--searches: the model searched; one fine-tuned with LongRoPE factors (a pipeline's "
+                             "finetune-8k) gets the second search of Section 3.3 (default: %(default)s)")
+    parser.add_argument("--target", default="8x",
+                        help="--searches: the length searched, e.g. 1024, 64k, or 512x (times the original length "
+                             "the model's rope names, 128 for the tiny model and its fine-tunes) (default: "
+                             "%(default)s)")
+    parser.add_argument("--race", default="longrope,longrope2",
+                        help="--searches: which of longrope, longrope2 also run with early rejection, once per "
+                             "margin; empty for none (default: %(default)s)")
+    parser.add_argument("--trials", type=int, default=10,
+                        help="--searches: passkey trials per depth at the target length, 0 for none "
+                             "(default: %(default)s)")
+    parser.add_argument("--depths", default="0,0.25,0.5,0.75,1",
+                        help="--searches: where the passkey sits in the prompt, comma-separated, 0 (start) to 1 "
+                             "(end) (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="--searches: the seed of the searches and of the "
                         "documents they and the measurement use (default: %(default)s)")
     parser.add_argument("--processes", type=int, default=None, metavar="N",
@@ -416,6 +506,8 @@ def main():
     parser.add_argument("--folder", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--_child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.device is None and not args.searches:
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
     if args.threads:
         if args.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {args.threads}")
@@ -424,6 +516,12 @@ def main():
         return child_memory(args)
     if args.searches:
         return searches_main(args, sys.argv[1:])
+    if args.batched_candidates:
+        r = batched_candidates(args.device)
+        print(batched_line(r))
+        if args.json:
+            save_json(args.json, r)
+        return
     if args.search:
         r = search_throughput(compile=args.compile)
         print(f"search throughput, tiny model at 8x ({r['candidates']} candidates of {r['documents']} documents each, "

@@ -186,8 +186,9 @@ def rotate_half(x):
 
 
 def apply_rope(x, cos, sin):
-    """x (B, nh, T, hd); cos/sin (T, rotary_dim): the first rotary_dim channels of each head rotate, the rest pass
-    through unchanged (partial rotary). The product runs in x's dtype, like transformers."""
+    """x (B, nh, T, hd); cos/sin (T, rotary_dim), or (B, 1, T, rotary_dim) for a rescaling per row: the first
+    rotary_dim channels of each head rotate, the rest pass through unchanged (partial rotary). The product runs in
+    x's dtype, like transformers."""
     cos, sin = cos.to(x.dtype), sin.to(x.dtype)
     rotary_dim = cos.shape[-1]
     if rotary_dim == x.shape[-1]:

@@ -151,7 +151,8 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.hidden_size, bias=False)
 
     def project(self, x, cos, sin):
-        """Queries, keys and values of x (B, T, D), rotated to the positions of cos/sin (T, hd)."""
+        """Queries, keys and values of x (B, T, D), rotated to the positions of cos/sin (T, hd), or (B, 1, T, hd): one
+        rescaling per row."""
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, nh, T, hd)
         k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)  # (B, nkv, T, hd)
@@ -206,7 +207,7 @@ class Block(nn.Module):
         v = torch.empty_like(k)
         for s in range(0, T, chunk):
             q[:, :, s:s + chunk], k[:, :, s:s + chunk], v[:, :, s:s + chunk] = attn.project(
-                self.input_layernorm(x[:, s:s + chunk]), cos[s:s + chunk], sin[s:s + chunk])
+                self.input_layernorm(x[:, s:s + chunk]), cos[..., s:s + chunk, :], sin[..., s:s + chunk, :])
         y = attn.attend(q, k, v, 0, attn.window)  # (B, nh, T, hd)
         del q, k, v
         for s in range(0, T, chunk):
@@ -355,7 +356,8 @@ class Transformer(nn.Module):
                                                      self.embed_tokens.weight.element_size(), B,
                                                      T if self._compiled else CHUNK_TOKENS)
         cos, sin = self.rope_tables(rope_len or start + T, tokens.device)
-        cos, sin = cos[start:start + T], sin[start:start + T]  # (T, hd)
+        # (T, hd), or (B, 1, T, hd) where each row has its own rescaling (bench.py --batched-candidates)
+        cos, sin = cos[..., start:start + T, :], sin[..., start:start + T, :]
         x = self.embed_tokens(tokens)  # (B, T, D)
         if chunk < T:
             for layer in self.layers:

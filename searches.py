@@ -2,6 +2,11 @@
 arXiv 2402.13753) and LongRoPE2's (2025, arXiv 2502.20082), each with and without early rejection, a gradient fit
 of the log-factors as a reference, and YaRN unsearched, on the built-in tiny model at 8x without fine-tuning:
 held-out bits per byte, forward passes, minutes and passkey accuracy for each search's factors.
+
+With `--model` a model fine-tuned with LongRoPE factors (the pipeline's `finetune-8k`) and `--target 512x`, the same
+table for the progressive extension's second search (Section 3.3): every search keeps the attention scale the
+model was fine-tuned with, LongRoPE's adds the fine-tuned factors stretched (PI and YaRN's rule on top of them) to
+its seeds as `python train.py` does, and YaRN's rule on top of the fine-tuned factors is the unsearched row.
 """
 
 import json
@@ -27,76 +32,109 @@ def differentiable_tables(log_factors, rotary_dim, base, scale):
     return tables
 
 
-def gradient_fit(model, documents, original, length, steps, lr=0.05):
+def gradient_fit(model, documents, original, length, steps, lr=0.05, initial_factors=None, attention_factor=None):
     """A reference, not a search: the log-factors fitted by Adam to the mean loss (every token) on the search
-    documents, from YaRN's factors, with LongRoPE's attention scale and no n_hat. cos/sin are rebuilt from the
-    factors inside the graph (the model's own tables are cached and carry no gradient). Returns the RopeScaling and
-    the forward + backward passes it took."""
+    documents, from YaRN's factors (or `initial_factors`), with LongRoPE's attention scale (or `attention_factor`)
+    and no n_hat.
+    cos/sin are rebuilt from the factors inside the graph (the model's own tables are cached and carry no
+    gradient). Returns the RopeScaling and the forward + backward passes it took."""
     from longrope import RopeScaling, longrope_attention_scale, make_rope, rescale_factors
     rotary_dim, theta = model.config.rotary_dim, model.config.rope_theta
-    start = rescale_factors(make_rope("yarn", original, length), rotary_dim, theta, length)
-    log_factors = torch.tensor(start, dtype=torch.float32).log().requires_grad_(True)
-    tables = differentiable_tables(log_factors, rotary_dim, theta, longrope_attention_scale(length / original, original))
+    if initial_factors is None:
+        initial_factors = rescale_factors(make_rope("yarn", original, length), rotary_dim, theta, length)
+    log_factors = torch.tensor(initial_factors, dtype=torch.float32).log().requires_grad_(True)
+    scale = longrope_attention_scale(length / original, original) if attention_factor is None else attention_factor
+    tables = differentiable_tables(log_factors, rotary_dim, theta, scale)
     weights = [p.requires_grad for p in model.parameters()]
     model.requires_grad_(False)
     model.rope_tables = tables  # this instance only, removed below
+    device = next(model.parameters()).device
     optimizer = torch.optim.Adam([log_factors], lr=lr)
     try:
         with torch.enable_grad():
             for _ in range(steps):
                 optimizer.zero_grad()
                 for doc in documents:  # one graph at a time: the gradients add up
-                    (model.loss(doc[None]) / len(documents)).backward()
+                    (model.loss(doc[None].to(device)) / len(documents)).backward()
                 optimizer.step()
     finally:
         del model.rope_tables
         for p, w in zip(model.parameters(), weights):
             p.requires_grad_(w)
     factors = tuple(float(f) for f in log_factors.detach().exp())
-    return RopeScaling("longrope", length / original, original, long_factor=factors), steps * len(documents)
+    return (RopeScaling("longrope", length / original, original, long_factor=factors,
+                        attention_factor=attention_factor), steps * len(documents))
 
 
 def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margins=(0.02,), gradient_steps=30,
                      trials=10, seed=0, save=lambda result: None,
-                     methods=("longrope", "longrope2", "gradient", "yarn")):
-    """Each search on the tiny model at 8x, without fine-tuning, on the same `samples` search documents and the
-    same budget (population, iterations, parents, mutations, crossovers): LongRoPE (search.py), LongRoPE2
-    (search.py --longrope2: needles planted in the same documents), each also with `--early-reject MARGIN` for every
-    margin, a gradient fit (`gradient_fit`) and YaRN unsearched. Each one's factors are then measured on `held_out`
-    documents of the held-out part (common.split_documents), which no search saw: bits per byte per document, and
-    passkey accuracy at 8x (5 depths x `trials`). Factor files, states and logs go to `work`; `save(result)` is
-    called after each search, so a killed run keeps the rows it finished. `methods` picks the rows (searches with
-    their early-rejection variants)."""
+                     methods=("longrope", "longrope2", "gradient", "yarn"), model_dir="tiny", target="8x",
+                     device="cpu", depths=(0.0, 0.25, 0.5, 0.75, 1.0), race=("longrope", "longrope2")):
+    """Each search on `model_dir` (default: the tiny model) at `target` (a length: 8x its original one), on `device`,
+    on the same `samples` search documents and the same budget (population, iterations, parents, mutations,
+    crossovers): LongRoPE (search.py), LongRoPE2 (search.py --longrope2: needles planted in the same documents), each
+    of those in `race` also with `--early-reject MARGIN` for every margin, a gradient fit (`gradient_fit`) and YaRN
+    unsearched. Each one's factors are then measured on `held_out` documents of the held-out part
+    (common.split_documents), which no search saw: bits per byte per document, and passkey accuracy at the length
+    (`depths` x `trials`; none with trials = 0, "-" in the table). Factor files, states and logs go to `work`;
+    `save(result)` is called after each search, so a killed run keeps the rows it finished. `methods` picks the
+    rows.
+
+    A model that carries LongRoPE factors (a pipeline's `finetune-8k`) gets the second search of Section 3.3, as
+    train.py runs it: every candidate keeps the attention scale the weights were fine-tuned with, LongRoPE's search
+    also starts from the fine-tuned factors stretched (its `init` and `init-yarn` seeds), the gradient fit starts
+    from `init-yarn`'s factors (without its n_hat), and `init-yarn` itself (YaRN's rule on top of the fine-tuned
+    factors, on the search's grid) is the unsearched row."""
     import common
     import eval as evaluation
     import longrope2
     import search
+    import train
     from longrope import make_rope
     from model import load_model
-    model, tokenizer = load_model("tiny", device="cpu"), common.load_tokenizer("tiny")
+    model, tokenizer = load_model(model_dir, device=device), common.load_tokenizer(model_dir)
     original = model.rope.original_max_len
-    length = 8 * original
+    length = common.parse_length(target, original)
+    second = model.rope.method == "longrope" and model.rope.long_factor is not None  # Section 3.3's second search
+    tuned_length = round(model.rope.factor * original)
+    if second and length <= tuned_length:
+        raise ValueError(f"--target {target} ({length} tokens) must exceed the {tuned_length} tokens {model_dir} was "
+                         f"fine-tuned for: the second search extends it further")
+    if length <= original:
+        raise ValueError(f"--target {target} ({length} tokens) must exceed the original length {original}")
+    fixed_attention = {"attention_factor": train.tuned_attention_scale(model)} if second else {}
+    longrope_plan = search.plan(model, length, original, **fixed_attention, **({"init": model.rope} if second else {}))
+    init_yarn = dict(longrope_plan.seeds).get("init-yarn")
+    with_task = not tokenizer.byte_level
     search_part, held_part = common.split_documents(common.load_documents(None, tokenizer))
     documents = common.sample_documents(search_part, length, samples, seed, "the search documents", join=True)
     needles = longrope2.needle_samples(documents, tokenizer, seed)
     evaluation_docs = common.sample_documents(held_part, length, held_out, seed, "the held-out documents", join=True)
+    if trials:
+        evaluation.check_memory(model, length, 1)
     runs = [(name, None, cd) for name, cd in (("longrope", None), ("longrope2", "auto")) if name in methods]
-    runs = [r for name, _, cd in runs for r in [(name, None, cd)] + [(name, m, cd) for m in margins]]
-    runs += [(name, None, None) for name in ("gradient fit", "yarn (no search)") if name.split()[0] in methods]
-    setup = {"model": "tiny", "length": length, "original": original, "budget": list(budget), "samples": samples,
-             "held_out": held_out, "margins": list(margins), "gradient_steps": gradient_steps, "trials": trials,
-             "seed": seed, "critical_dim": search.plan(model, length, original, critical_dim="auto").space.critical_dim,
-             "threads": torch.get_num_threads(), "methods": list(methods)}
-    records = []
+    runs = [r for name, _, cd in runs for r in [(name, None, cd)] + [(name, m, cd) for m in margins if name in race]]
+    unsearched = "yarn on the fine-tuned factors (no search)" if second else "yarn (no search)"
+    runs += [(name, None, None) for name in ("gradient fit", unsearched) if name.split()[0] in methods]
+    setup = {"model": model_dir, "length": length, "original": original, "target": str(target),
+             "budget": list(budget), "samples": samples, "held_out": held_out, "margins": list(margins),
+             "race": list(race), "gradient_steps": gradient_steps, "trials": trials, "depths": list(depths),
+             "with_task": with_task, "seed": seed,
+             "critical_dim": search.plan(model, length, original, critical_dim="auto").space.critical_dim,
+             "second_search": second, "attention_factor": fixed_attention.get("attention_factor"),
+             "threads": torch.get_num_threads(), "device": str(device), "methods": list(methods)}
+    records, measured = [], {}
     for name, margin, cd in runs:
         label = name + ("" if margin is None else f" + early rejection {margin:g}")
         started = time.perf_counter()
         if name == "gradient fit":
-            rope, passes = gradient_fit(model, documents, original, length, gradient_steps)
-        elif name.startswith("yarn"):
-            rope, passes = make_rope("yarn", original, length), 0
+            rope, passes = gradient_fit(model, documents, original, length, gradient_steps,
+                                        initial_factors=init_yarn.factors if second else None,
+                                        attention_factor=fixed_attention.get("attention_factor"))
+        elif name == unsearched:
+            rope, passes = (longrope_plan.rope(init_yarn) if second else make_rope("yarn", original, length)), 0
         else:
-            plan = search.plan(model, length, original, critical_dim=cd)
+            plan = search.plan(model, length, original, critical_dim=cd, **fixed_attention) if cd else longrope_plan
             settings = search.Settings(*budget, seed=seed, early_reject=margin)
             out = os.path.join(work, label.replace(" ", "-").replace("+-", "") + ".json")
             rope = search.run_search(model, needles if cd else documents, plan, settings, search.Run(
@@ -104,20 +142,23 @@ def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margi
                 provenance={"command": f"python bench.py --searches ({label})"}))
             passes = rope.extra["forward_passes"]
         minutes = (time.perf_counter() - started) / 60
-        model.set_rope(rope)
-        bits = []
-        for doc in evaluation_docs:
-            nats, count = evaluation.document_loss(model, doc, length)
-            bits.append(nats / count / math.log(2))
-        passkey = [evaluation.passkey_accuracy(model, tokenizer, rope, length, depth, trials, seed, False)[0]
-                   for depth in (0.0, 0.25, 0.5, 0.75, 1.0)]
+        if rope not in measured:  # factors a row before ended on are not measured again (extra: not compared)
+            model.set_rope(rope)
+            bits = []
+            for doc in evaluation_docs:
+                nats, count = evaluation.document_loss(model, doc, length)
+                bits.append(nats / count / math.log(2))
+            passkey = [evaluation.passkey_accuracy(model, tokenizer, rope, length, depth, trials, seed, with_task)[0]
+                       for depth in depths] if trials else []
+            measured[rope] = bits, passkey
+        bits, passkey = measured[rope]
         records.append({"search": label, "bits": sum(bits) / len(bits), "bits_min": min(bits), "bits_max": max(bits),
                         "bits_per_document": bits, "forward_passes": passes, "minutes": minutes,
-                        "passkey": sum(passkey) / len(passkey), "passkey_by_depth": passkey,
+                        "passkey": sum(passkey) / len(passkey) if passkey else None, "passkey_by_depth": passkey,
                         "fitness": rope.extra.get("loss"), "long_factor": list(rope.long_factor or []),
                         "attention_factor": rope.attention_factor, "n_hat": rope.n_hat})
         print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in records[-1].items()
-                          if k in ("search", "bits", "forward_passes", "minutes", "passkey")}))
+                          if k in ("search", "bits", "forward_passes", "minutes", "passkey")}), flush=True)
         save({"setup": setup, "searches": records})
     return {"setup": setup, "searches": records}
 
@@ -125,13 +166,15 @@ def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margi
 def searches_table(result):
     """The markdown table of --searches (from its JSON)."""
     full = {r["search"]: r["forward_passes"] for r in result["searches"]}
+    setup = result["setup"]
     lines = ["| search | held-out bits per byte (min - max) | forward passes | share of the full search's | minutes "
-             "| passkey at 8x |", "|---" * 6 + "|"]
+             f"| passkey at {setup['length'] // setup['original']}x |", "|---" * 6 + "|"]
     for r in result["searches"]:
         base = full.get(r["search"].split(" + ")[0])
         share = f"{r['forward_passes'] / base:.0%}" if " + " in r["search"] and base else "-"
         lines.append(f"| {r['search']} | {r['bits']:.4f} ({r['bits_min']:.3f} - {r['bits_max']:.3f}) | "
-                     f"{r['forward_passes']} | {share} | {r['minutes']:.1f} | {r['passkey']:.2f} |")
+                     f"{r['forward_passes']} | {share} | {r['minutes']:.1f} | "
+                     f"{'-' if r['passkey'] is None else format(r['passkey'], '.2f')} |")
     return "\n".join(lines)
 
 
@@ -242,9 +285,21 @@ def main(args, argv):
         unknown = sorted(set(methods) - {"longrope", "longrope2", "gradient", "yarn"})
         if unknown or not methods:
             raise ValueError(f"--methods takes longrope, longrope2, gradient and yarn, got {args.methods!r}")
+        race = tuple(m.strip() for m in args.race.split(",") if m.strip())
+        if set(race) - {"longrope", "longrope2"}:
+            raise ValueError(f"--race takes longrope and longrope2 (or nothing), got {args.race!r}")
+        try:
+            depths = tuple(float(d) for d in args.depths.split(","))
+        except ValueError:
+            depths = ()
+        if not depths or not all(0 <= d <= 1 for d in depths):
+            raise ValueError(f"--depths takes positions between 0 and 1, comma-separated, got {args.depths!r}")
+        if args.trials < 0:
+            raise ValueError(f"--trials must be at least 0, got {args.trials}")
         result = compare_searches(args.work, tuple(budget), args.samples, args.held_out,
                                   tuple(float(m) for m in args.margins.split(",") if m.strip()), args.gradient_steps,
-                                  save=save, methods=methods, seed=args.seed)
+                                  trials=args.trials, seed=args.seed, save=save, methods=methods, model_dir=args.model,
+                                  target=args.target, device=args.device or "cpu", depths=depths, race=race)
         table = searches_table(result)
     print("\n" + table)
     print(f"wrote {args.out} and {json_path}")

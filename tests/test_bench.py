@@ -99,3 +99,102 @@ def test_more_search_processes_than_candidates_is_one_sentence():
                            "--budget", "8,2,4,4,4"], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2 and done.stderr.strip() == (
         "error: --processes must be between 2 and the fewest candidates of a generation (8), got 9")
+
+
+def test_the_searches_on_a_fine_tuned_model_are_its_second_search_and_each_row_is_measured_with_its_own_rope(
+        tmp_path, monkeypatch):
+    """`bench.py --searches --model finetune-dir --target 4x`: the tiny model, as if fine-tuned at 2x with LongRoPE
+    factors, searched at 4x. Every candidate keeps the attention scale the weights were tuned with (not the default
+    for 4x), LongRoPE's population starts from the fine-tuned factors stretched (`init`, `init-yarn`), the
+    unsearched row is YaRN's rule on top of them and the gradient fit starts there, only the searches in `race` get
+    an early-rejection row, each distinct rope is measured once, and each row's bits per byte are its own rope's on
+    the held-out documents."""
+    import csv
+    import math
+    import common
+    import eval as evaluation
+    import longrope
+    import search
+    import train
+    from checkpoint import export_model
+    from model import load_model
+    tuned_factors = [1.0 + 0.05 * i for i in range(32)]
+    tuned = longrope.RopeScaling("longrope", 2.0, 128, long_factor=tuple(tuned_factors),
+                                 short_factor=tuple([1.0] * 32), n_hat=2)
+    longrope.save_factors(str(tmp_path / "factors-256.json"), tuned, 64)
+    export_model("tiny", str(tmp_path / "factors-256.json"), str(tmp_path / "finetune-256"))
+    measured = []
+    document_loss = evaluation.document_loss
+    monkeypatch.setattr(evaluation, "document_loss", lambda model, *a: measured.append(model.rope) or
+                        document_loss(model, *a))
+    result = searches.compare_searches(str(tmp_path / "work"), budget=(4, 1, 2, 1, 1), samples=2, held_out=5,
+                                       margins=(0,), gradient_steps=0, trials=0,
+                                       methods=("longrope", "longrope2", "gradient", "yarn"),
+                                       model_dir=str(tmp_path / "finetune-256"), target="4x", race=("longrope",))
+    model = load_model(str(tmp_path / "finetune-256"))
+    scale = train.tuned_attention_scale(model)
+    assert scale == pytest.approx(longrope.longrope_attention_scale(2.0, 128))
+    assert abs(scale - longrope.longrope_attention_scale(4.0, 128)) > 0.01
+    assert result["setup"]["second_search"] and result["setup"]["attention_factor"] == pytest.approx(scale)
+    rows = {r["search"]: r for r in result["searches"]}
+    unsearched = "yarn on the fine-tuned factors (no search)"
+    assert list(rows) == ["longrope", "longrope + early rejection 0", "longrope2", "gradient fit", unsearched]
+    with open(tmp_path / "work" / "longrope.history.csv") as f:
+        origins = {row["origin"] for row in csv.DictReader(f)}
+    assert {"seed-init", "seed-init-yarn", "seed-yarn", "seed-pi"} <= origins
+    on_top = [min(f, 5.0) for f in search.yarn_on_top(tuned_factors, 64, 10000.0, 256, 2.0)]  # 5: the space's bound
+    assert rows[unsearched]["long_factor"] == pytest.approx(on_top, abs=0.0051) and rows[unsearched]["n_hat"] == 2
+    assert rows["gradient fit"]["long_factor"] == pytest.approx(rows[unsearched]["long_factor"], rel=1e-5)  # 0 steps
+    assert rows["gradient fit"]["n_hat"] == 0 and rows["gradient fit"]["forward_passes"] == 0
+    assert len(measured) == 5 * len(set(measured)) and len(set(measured)) >= 3
+    _, held_part = common.split_documents(common.load_documents(None, common.load_tokenizer("tiny")))
+    documents = common.sample_documents(held_part, 512, 5, 0, join=True)
+    for row in rows.values():
+        assert row["attention_factor"] == pytest.approx(scale)
+        model.set_rope(longrope.RopeScaling("longrope", 4.0, 128, long_factor=tuple(row["long_factor"]),
+                                            attention_factor=row["attention_factor"], n_hat=row["n_hat"]))
+        bits = [float(model.loss(d[None], reduction="sum")) / 511 / math.log(2) for d in documents]
+        assert row["bits_per_document"] == pytest.approx(bits, rel=1e-5)
+    table = searches.searches_table(result)
+    assert "| passkey at 4x |" in table and all(line.endswith("| - |") for line in table.splitlines()[2:])
+    with pytest.raises(ValueError, match="must exceed the 256 tokens .* was fine-tuned for"):
+        searches.compare_searches(str(tmp_path / "work2"), model_dir=str(tmp_path / "finetune-256"), target="2x")
+
+
+def test_bad_searches_options_are_one_sentence():
+    for extra, message in ((["--race", "yarn"], "error: --race takes longrope and longrope2 (or nothing), got 'yarn'"),
+                           (["--depths", "0,x"], "error: --depths takes positions between 0 and 1, comma-separated, "
+                                                 "got '0,x'"),
+                           (["--depths", "1.5"], "error: --depths takes positions between 0 and 1, comma-separated, "
+                                                 "got '1.5'"),
+                           (["--trials", "-1"], "error: --trials must be at least 0, got -1"),
+                           (["--target", "256q"], "error: length '256q' is not a number with an optional k, m or x "
+                                                  "suffix (e.g. 4096, 4k, 2m, 8x)"),
+                           (["--target", "1x"], "error: --target 1x (128 tokens) must exceed the original length "
+                                                "128")):
+        done = subprocess.run([sys.executable, os.path.join(ROOT, "bench.py"), "--searches", *extra],
+                              capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 2 and done.stderr.strip() == message
+
+
+@pytest.mark.parametrize("chunk", [None, 100])
+def test_candidates_scored_in_one_batch_get_each_its_own_rope(chunk):
+    """`bench.batched_losses`: three rescalings (other factors, n_hat and attention scale) scored in one forward,
+    each row rotated by its own tables, give the losses `set_rope` + `loss` gives one by one, in the whole-sequence
+    forward and in the chunked one; and the model's own rope tables are back afterwards."""
+    import longrope
+    from model import load_model
+    model = load_model("tiny")
+    model.chunk_size = chunk
+    ropes = [longrope.make_rope("yarn", 128, 512),
+             longrope.RopeScaling("longrope", 4.0, 128, long_factor=tuple(1 + 0.1 * i for i in range(32)), n_hat=16),
+             longrope.RopeScaling("longrope", 4.0, 128, long_factor=tuple([4.0] * 32), attention_factor=1.0)]
+    document = torch.randint(0, 256, (512,), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        batched = bench.batched_losses(model, ropes, document)
+        one_by_one = []
+        for rope in ropes:
+            model.set_rope(rope)
+            one_by_one.append(float(model.loss(document[None])))
+    assert batched == pytest.approx(one_by_one, abs=2e-5)
+    assert max(one_by_one) - min(one_by_one) > 0.01 and "rope_tables" not in vars(model)

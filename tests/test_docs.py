@@ -106,6 +106,9 @@ def test_benchmark_page_speed_table_is_the_benchmark_output():
     for line in bench.table(load("bench_cpu.json")).splitlines():
         assert line in text, line
     assert bench.search_line(load("bench_search.json")) in text
+    batched = load("bench_batched_cpu.json")
+    assert bench.batched_line(batched) in text
+    assert f"the batch takes\n{batched['ratio']:.2f}x the time" in readme() and batched["ratio"] > 1  # not kept
     memory = load("bench_cpu_64k.json")[0]
     assert f"{memory['ours_peak_mb']:.0f} MB" in text and memory["ours_peak_mb"] < memory["float32_logits_mb"] / 4
 
@@ -142,6 +145,27 @@ def test_readme_searches_table_is_the_bench_output():
         assert table in f.read()
     for line in table.splitlines():
         assert line in readme(), line
+
+
+def test_readme_second_search_table_is_the_bench_output():
+    """`python bench.py --searches --model .../finetune-8k --target 512x ...`: its table, from
+    docs/searches_512x.json, in its page and in the README, with the README's comparisons computed from it."""
+    import searches
+    result = load("searches_512x.json")
+    assert result["setup"]["second_search"] and result["setup"]["length"] == 512 * result["setup"]["original"]
+    table = searches.searches_table(result)
+    with open(os.path.join(DOCS, "searches_512x.md")) as f:
+        assert table in f.read()
+    for line in table.splitlines():
+        assert line in readme(), line
+    rows = {r["search"]: r for r in result["searches"]}
+    full, raced = rows["longrope"], rows["longrope + early rejection 0"]
+    on_top, longrope2 = rows["yarn on the fine-tuned factors (no search)"], rows["longrope2"]
+    text = " ".join(readme().split())
+    assert f"ends {100 * (1 - full['bits'] / on_top['bits']):.1f}% below YaRN's rule on top of the 8k factors" in text
+    assert f"same factors for {raced['forward_passes'] / full['forward_passes']:.0%} of the passes" in text
+    assert raced["long_factor"] == full["long_factor"]
+    assert f"({longrope2['bits']:.2f} bits per byte, {longrope2['bits'] / full['bits']:.2f}x)" in text
 
 
 def test_readme_forty_iteration_tables_are_the_bench_output():
