@@ -43,6 +43,7 @@ import time
 import torch
 
 from common import format_length, parse_lengths, run_cli, save_json
+import searches
 from searches import main as searches_main
 
 CONFIGS = {  # transformers LlamaConfig (or model_type's config) arguments
@@ -361,73 +362,6 @@ def table(records):
     return "\n".join(lines)
 
 
-def batched_losses(model, ropes, document):
-    """Each rescaling's mean next-token loss on `document` (T,), all in one forward: the document repeated once per
-    rope, each row rotated by its own cos/sin tables (B, 1, T, hd) in place of the model's (`Transformer.forward`
-    takes either)."""
-    from longrope import rope_cos_sin
-    from loss import chunked_cross_entropy
-    T, device = len(document), model.embed_tokens.weight.device
-    tables = [rope_cos_sin(r, model.config.rotary_dim, model.config.rope_theta, torch.arange(T), T, device)
-              for r in ropes]
-    cos = torch.stack([c for c, _ in tables])[:, None]  # (B, 1, T, hd)
-    sin = torch.stack([s for _, s in tables])[:, None]  # (B, 1, T, hd)
-    model.rope_tables = lambda seq_len, device: (cos, sin)  # this instance only, removed below
-    try:
-        hidden = model.forward(document.to(device).expand(len(ropes), T))  # (B, T, D)
-    finally:
-        del model.rope_tables
-    targets = document[1:].to(device)
-    return [float(chunked_cross_entropy(h[:-1], model.lm_head.weight, targets)) / (T - 1) for h in hidden]
-
-
-def batched_candidates(device, count=8, rounds=5, scale=8):
-    """A generation of `count` LongRoPE candidates on the tiny model at `scale` x its length, scored as search.py
-    scores them (one after another: set_rope, then the loss) and in one batch (`batched_losses`), alternating on the
-    same document after a warm-up of each: median seconds per generation and their ratio, and the largest
-    difference between the two losses of a candidate."""
-    import random
-    from common import load_documents, load_tokenizer, sample_documents
-    from longrope import RopeScaling
-    from model import load_model
-    model = load_model("tiny", device=device)
-    original, half = model.rope.original_max_len, model.config.rotary_dim // 2
-    document = sample_documents(load_documents(None, load_tokenizer("tiny")), scale * original, 1, 0)[0]
-    rng = random.Random(0)
-    ropes = [RopeScaling("longrope", float(scale), original, n_hat=rng.choice((0, 4, 16)),
-                         long_factor=tuple(sorted(round(rng.uniform(1, 1.25 * scale), 2) for _ in range(half))))
-             for _ in range(count)]
-
-    def one_by_one():
-        out = []
-        for rope in ropes:
-            model.set_rope(rope)
-            out.append(float(model.loss(document[None].to(device))))
-        return out
-
-    runs = {"one by one": one_by_one, "batched": lambda: batched_losses(model, ropes, document)}
-    times = {which: [] for which in runs}
-    with torch.inference_mode():
-        losses = {which: run() for which, run in runs.items()}  # also the warm-up
-        for _ in range(rounds):
-            for which, run in runs.items():
-                started = time.perf_counter()
-                run()
-                times[which].append(time.perf_counter() - started)
-    one, batch = statistics.median(times["one by one"]), statistics.median(times["batched"])
-    return {"device": str(device), "dtype": str(model.embed_tokens.weight.dtype), "threads": torch.get_num_threads(),
-            "candidates": count, "length": scale * original, "rounds": rounds, "one_by_one_s": one,
-            "batched_s": batch, "ratio": batch / one,
-            "max_loss_diff": max(abs(a - b) for a, b in zip(losses["one by one"], losses["batched"]))}
-
-
-def batched_line(r):
-    """The one-line result of --batched-candidates (BENCHMARKS.md quotes it from its --json)."""
-    return (f"{r['candidates']} candidates at {r['length']} tokens on {r['device']} ({r['dtype']}, {r['threads']} "
-            f"threads): one by one {r['one_by_one_s']:.3f} s, batched {r['batched_s']:.3f} s, ratio {r['ratio']:.2f}; "
-            f"largest loss difference {r['max_loss_diff']:.1e}")
-
-
 def search_line(r):
     """The sentence the README quotes (from --search --json)."""
     line = (f"ours {r['ours_per_min']:.1f} candidates per minute, transformers {r['transformers_per_min']:.1f} "
@@ -517,8 +451,8 @@ def main():
     if args.searches:
         return searches_main(args, sys.argv[1:])
     if args.batched_candidates:
-        r = batched_candidates(args.device)
-        print(batched_line(r))
+        r = searches.batched_candidates(args.device)
+        print(searches.batched_line(r))
         if args.json:
             save_json(args.json, r)
         return

@@ -356,7 +356,7 @@ class Transformer(nn.Module):
                                                      self.embed_tokens.weight.element_size(), B,
                                                      T if self._compiled else CHUNK_TOKENS)
         cos, sin = self.rope_tables(rope_len or start + T, tokens.device)
-        # (T, hd), or (B, 1, T, hd) where each row has its own rescaling (bench.py --batched-candidates)
+        # (T, hd), or (B, 1, T, hd) where each row has its own rescaling (searches.batched_losses)
         cos, sin = cos[..., start:start + T, :], sin[..., start:start + T, :]
         x = self.embed_tokens(tokens)  # (B, T, D)
         if chunk < T:

@@ -1,7 +1,8 @@
 """The searches compared (`python bench.py --searches --out docs/searches.md`): LongRoPE's evolutionary search (2024,
 arXiv 2402.13753) and LongRoPE2's (2025, arXiv 2502.20082), each with and without early rejection, a gradient fit
 of the log-factors as a reference, and YaRN unsearched, on the built-in tiny model at 8x without fine-tuning:
-held-out bits per byte, forward passes, minutes and passkey accuracy for each search's factors.
+held-out bits per byte, forward passes, minutes and passkey accuracy for each search's factors. Also a generation of
+candidates scored in one batch against one by one (`python bench.py --batched-candidates`).
 
 With `--model` a model fine-tuned with LongRoPE factors (the pipeline's `finetune-8k`) and `--target 512x`, the same
 table for the progressive extension's second search (Section 3.3): every search keeps the attention scale the
@@ -12,6 +13,7 @@ its seeds as `python train.py` does, and YaRN's rule on top of the fine-tuned fa
 import json
 import math
 import os
+import statistics
 import time
 
 import torch
@@ -64,6 +66,73 @@ def gradient_fit(model, documents, original, length, steps, lr=0.05, initial_fac
     factors = tuple(float(f) for f in log_factors.detach().exp())
     return (RopeScaling("longrope", length / original, original, long_factor=factors,
                         attention_factor=attention_factor), steps * len(documents))
+
+
+def batched_losses(model, ropes, document):
+    """Each rescaling's mean next-token loss on `document` (T,), all in one forward: the document repeated once per
+    rope, each row rotated by its own cos/sin tables (B, 1, T, hd) in place of the model's (`Transformer.forward`
+    takes either)."""
+    from longrope import rope_cos_sin
+    from loss import chunked_cross_entropy
+    T, device = len(document), model.embed_tokens.weight.device
+    tables = [rope_cos_sin(r, model.config.rotary_dim, model.config.rope_theta, torch.arange(T), T, device)
+              for r in ropes]
+    cos = torch.stack([c for c, _ in tables])[:, None]  # (B, 1, T, hd)
+    sin = torch.stack([s for _, s in tables])[:, None]  # (B, 1, T, hd)
+    model.rope_tables = lambda seq_len, device: (cos, sin)  # this instance only, removed below
+    try:
+        hidden = model.forward(document.to(device).expand(len(ropes), T))  # (B, T, D)
+    finally:
+        del model.rope_tables
+    targets = document[1:].to(device)
+    return [float(chunked_cross_entropy(h[:-1], model.lm_head.weight, targets)) / (T - 1) for h in hidden]
+
+
+def batched_candidates(device, count=8, rounds=5, scale=8):
+    """A generation of `count` LongRoPE candidates on the tiny model at `scale` x its length, scored as search.py
+    scores them (one after another: set_rope, then the loss) and in one batch (`batched_losses`), alternating on the
+    same document after a warm-up of each: median seconds per generation and their ratio, and the largest
+    difference between the two losses of a candidate."""
+    import random
+    from common import load_documents, load_tokenizer, sample_documents
+    from longrope import RopeScaling
+    from model import load_model
+    model = load_model("tiny", device=device)
+    original, half = model.rope.original_max_len, model.config.rotary_dim // 2
+    document = sample_documents(load_documents(None, load_tokenizer("tiny")), scale * original, 1, 0)[0]
+    rng = random.Random(0)
+    ropes = [RopeScaling("longrope", float(scale), original, n_hat=rng.choice((0, 4, 16)),
+                         long_factor=tuple(sorted(round(rng.uniform(1, 1.25 * scale), 2) for _ in range(half))))
+             for _ in range(count)]
+
+    def one_by_one():
+        out = []
+        for rope in ropes:
+            model.set_rope(rope)
+            out.append(float(model.loss(document[None].to(device))))
+        return out
+
+    runs = {"one by one": one_by_one, "batched": lambda: batched_losses(model, ropes, document)}
+    times = {which: [] for which in runs}
+    with torch.inference_mode():
+        losses = {which: run() for which, run in runs.items()}  # also the warm-up
+        for _ in range(rounds):
+            for which, run in runs.items():
+                started = time.perf_counter()
+                run()
+                times[which].append(time.perf_counter() - started)
+    one, batch = statistics.median(times["one by one"]), statistics.median(times["batched"])
+    return {"device": str(device), "dtype": str(model.embed_tokens.weight.dtype), "threads": torch.get_num_threads(),
+            "candidates": count, "length": scale * original, "rounds": rounds, "one_by_one_s": one,
+            "batched_s": batch, "ratio": batch / one,
+            "max_loss_diff": max(abs(a - b) for a, b in zip(losses["one by one"], losses["batched"]))}
+
+
+def batched_line(r):
+    """The one-line result of --batched-candidates (BENCHMARKS.md quotes it from its --json)."""
+    return (f"{r['candidates']} candidates at {r['length']} tokens on {r['device']} ({r['dtype']}, {r['threads']} "
+            f"threads): one by one {r['one_by_one_s']:.3f} s, batched {r['batched_s']:.3f} s, ratio {r['ratio']:.2f}; "
+            f"largest loss difference {r['max_loss_diff']:.1e}")
 
 
 def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margins=(0.02,), gradient_steps=30,

@@ -179,7 +179,7 @@ def test_bad_searches_options_are_one_sentence():
 
 @pytest.mark.parametrize("chunk", [None, 100])
 def test_candidates_scored_in_one_batch_get_each_its_own_rope(chunk):
-    """`bench.batched_losses`: three rescalings (other factors, n_hat and attention scale) scored in one forward,
+    """`searches.batched_losses`: three rescalings (other factors, n_hat and attention scale) scored in one forward,
     each row rotated by its own tables, give the losses `set_rope` + `loss` gives one by one, in the whole-sequence
     forward and in the chunked one; and the model's own rope tables are back afterwards."""
     import longrope
@@ -191,7 +191,7 @@ def test_candidates_scored_in_one_batch_get_each_its_own_rope(chunk):
              longrope.RopeScaling("longrope", 4.0, 128, long_factor=tuple([4.0] * 32), attention_factor=1.0)]
     document = torch.randint(0, 256, (512,), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        batched = bench.batched_losses(model, ropes, document)
+        batched = searches.batched_losses(model, ropes, document)
         one_by_one = []
         for rope in ropes:
             model.set_rope(rope)

@@ -102,12 +102,13 @@ def test_readme_pipeline_table_is_the_summary(run):
 
 def test_benchmark_page_speed_table_is_the_benchmark_output():
     import bench
+    import searches
     text = benchmarks()
     for line in bench.table(load("bench_cpu.json")).splitlines():
         assert line in text, line
     assert bench.search_line(load("bench_search.json")) in text
     batched = load("bench_batched_cpu.json")
-    assert bench.batched_line(batched) in text
+    assert searches.batched_line(batched) in text
     assert f"the batch takes\n{batched['ratio']:.2f}x the time" in readme() and batched["ratio"] > 1  # not kept
     memory = load("bench_cpu_64k.json")[0]
     assert f"{memory['ours_peak_mb']:.0f} MB" in text and memory["ours_peak_mb"] < memory["float32_logits_mb"] / 4
