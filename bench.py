@@ -7,7 +7,7 @@
     python bench.py --search                         # LongRoPE search throughput on the tiny model at 8x
     python bench.py --compile                        # also ours with torch.compile'd blocks (model.compile_layers)
     python bench.py --finetune --config 7b-layers --lengths 16k,32k,64k,128k     # train.py finetune's GPU memory
-    python bench.py --chunked --lengths 64k,128k --threads 1   # peak memory of the chunked forward against the whole
+    python bench.py --chunked --lengths 4k,8k,16k,32k,64k,128k,256k --threads 1   # the chunked forward's memory
     python bench.py --chunked-speed --lengths 4k,8k,16k,32k    # its time against the whole-sequence forward
     python bench.py --batched-candidates             # 8 candidates (tiny, 8x) one by one against one batch
     python bench.py --searches --out docs/searches.md   # LongRoPE's and LongRoPE2's searches compared (tiny, 8x)
@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import torch
@@ -117,9 +118,9 @@ def finetune_table(records):
     return "\n".join(lines)
 
 
-def build_pair(config, folder, device, dtype, compile=False):
+def build_pair(config, folder, device, dtype, compile=False, only=None):
     """A random transformers Llama saved to `folder`, and ours loaded from the same files (twice with `compile`:
-    the second copy with compiled blocks)."""
+    the second copy with compiled blocks). `only` ("ours" or "transformers") loads that one and None for the other."""
     import transformers
     from model import load_model
     if config == "tiny":
@@ -134,9 +135,12 @@ def build_pair(config, folder, device, dtype, compile=False):
             attn = "flash_attention_2"
         except ImportError:
             pass
-    hf = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn)
-    hf = hf.to(device).eval()
-    ours = load_model(folder, device=device, dtype=dtype)
+    hf = ours = None
+    if only != "ours":
+        hf = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, attn_implementation=attn)
+        hf = hf.to(device).eval()
+    if only != "transformers":
+        ours = load_model(folder, device=device, dtype=dtype)
     compiled = None
     if compile:
         torch._dynamo.reset()  # what another config compiled (and the shapes it saw) must not shape this one's code
@@ -189,19 +193,31 @@ def peak_memory_mb(config, folder, which, length, device, dtype, threads=None):
         torch.cuda.reset_peak_memory_stats()
         run_once(model, which, tokens)
         return (torch.cuda.max_memory_allocated() - base) / 2**20
-    result = subprocess.run([sys.executable, os.path.abspath(__file__), "--_child", which, "--config", config,
+    return child_peak(start_child(config, folder, which, length, threads), which, length)
+
+
+def start_child(config, folder, which, length, threads=None):
+    """A fresh process measuring one CPU evaluation's peak memory (child_memory), started and not waited for."""
+    return subprocess.Popen([sys.executable, os.path.abspath(__file__), "--_child", which, "--config", config,
                              "--folder", folder, "--lengths", str(length),
-                             *(["--threads", str(threads)] if threads else [])], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ValueError(f"memory measurement of {which} at {length} tokens failed: {result.stderr.strip()[-300:]}")
-    return float(result.stdout.strip().splitlines()[-1])
+                             *(["--threads", str(threads)] if threads else [])],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def child_peak(process, which, length):
+    """The peak (MB) a start_child process printed, once it has ended."""
+    out, err = process.communicate()
+    if process.returncode != 0:
+        raise ValueError(f"memory measurement of {which} at {length} tokens failed: {err.strip()[-300:]}")
+    return float(out.strip().splitlines()[-1])
 
 
 def child_memory(args):
-    """Runs in a fresh process: load both, warm up on 16 tokens, then the measured evaluation. `ours-whole`: ours with
-    every layer over the whole sequence at once (no chunks)."""
-    ours, hf, _, _ = build_pair(args.config, args.folder, "cpu", torch.float32)
-    model = hf if args._child == "transformers" else ours
+    """Runs in a fresh process: load the measured model only, warm up on 16 tokens, then the measured evaluation.
+    `ours-whole`: ours with every layer over the whole sequence at once (no chunks)."""
+    only = "transformers" if args._child == "transformers" else "ours"
+    ours, hf, _, _ = build_pair(args.config, args.folder, "cpu", torch.float32, only=only)
+    model = hf if hf is not None else ours
     del hf, ours
     length = parse_lengths(args.lengths)[0]
     if args._child == "ours-whole":
@@ -228,20 +244,37 @@ def resident_kb(peak=False, reset_peak=False):
 
 
 def chunked_memory(config, folder, lengths, threads, json_path=None):
-    """Peak CPU memory of ours chunked (the default) and whole, one fresh process each, against the estimate
-    model.forward_memory makes for each; records saved after every length."""
-    from model import forward_chunk, forward_memory, load_model
-    cfg = load_model(make_checkpoint(config, folder), device="cpu").config
+    """Peak CPU memory of ours chunked (the default) and whole, one fresh process each, both running at once (each
+    process's peak is its own), against the estimate model.forward_memory makes for each; the seconds are each
+    process's wall time, load included, while the other runs beside it. Records saved after every length."""
+    from checkpoint import config_from_hf
+    from model import forward_chunk, forward_memory
+    with open(os.path.join(make_checkpoint(config, folder), "config.json")) as f:
+        cfg = config_from_hf(json.load(f))  # the shape only: each child loads the weights
     records = []
     for n in lengths:
         chunk = forward_chunk(cfg, n, None, 4)
-        record = {"config": config, "length": n, "chunk": chunk, "threads": threads,
+        record = {"config": config, "length": n, "chunk": chunk, "threads": threads, "side_by_side": True,
                   "estimate_chunked_mb": forward_memory(cfg, n, chunk, 4) / 2**20,
                   "estimate_whole_mb": forward_memory(cfg, n, n, 4) / 2**20}
-        for which, key in (("ours", "chunked_peak_mb"), ("ours-whole", "whole_peak_mb")):
-            started = time.perf_counter()
-            record[key] = peak_memory_mb(config, folder, which, n, "cpu", torch.float32, threads)
+        started = time.perf_counter()
+
+        def measure(which, key, process):
+            try:
+                record[key] = child_peak(process, which, n)
+            except ValueError as e:
+                record[key] = e
             record[key.replace("peak_mb", "s")] = time.perf_counter() - started
+
+        waiters = [threading.Thread(target=measure, args=(which, key, start_child(config, folder, which, n, threads)))
+                   for which, key in (("ours", "chunked_peak_mb"), ("ours-whole", "whole_peak_mb"))]
+        for waiter in waiters:
+            waiter.start()
+        for waiter in waiters:
+            waiter.join()
+        for key in ("chunked_peak_mb", "whole_peak_mb"):
+            if isinstance(record[key], ValueError):
+                raise record[key]
         record["saved_mb"] = record["whole_peak_mb"] - record["chunked_peak_mb"]
         records.append(record)
         print(json.dumps({k: round(v, 1) if isinstance(v, float) else v for k, v in record.items()}))

@@ -198,3 +198,26 @@ def test_candidates_scored_in_one_batch_get_each_its_own_rope(chunk):
             one_by_one.append(float(model.loss(document[None])))
     assert batched == pytest.approx(one_by_one, abs=2e-5)
     assert max(one_by_one) - min(one_by_one) > 0.01 and "rope_tables" not in vars(model)
+
+
+def test_the_chunked_forward_peaks_below_the_whole_one_each_in_its_own_process(tmp_path, monkeypatch):
+    """bench.py --chunked: the chunked and the whole forward run side by side in fresh processes, and each peak is
+    filed under its own name. The shape has a wide MLP (4096 for D 64), so at 16k tokens the whole forward's MLP
+    intermediates (gate and up for every token, about 0.5 GB a layer) dwarf the resident set's noise of tens of MB,
+    against one 4096-token chunk's; each peak is near model.forward_memory's estimate for its chunk. The children
+    load the checkpoint the parent wrote (under the name small), so the shape reaches them through the folder."""
+    from model import forward_memory, load_model
+    monkeypatch.setitem(bench.CONFIGS, "small", dict(vocab_size=32000, hidden_size=64, intermediate_size=4096,
+                                                    num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=2,
+                                                    head_dim=32, max_position_embeddings=4096))
+    records = bench.chunked_memory("small", str(tmp_path / "wide"), [16384], threads=1,
+                                   json_path=str(tmp_path / "curve.json"))
+    (r,) = records
+    config = load_model(str(tmp_path / "wide"), device="cpu").config
+    assert r["chunk"] == 4096 and r["side_by_side"]
+    chunked, whole = (forward_memory(config, 16384, c, 4) / 2**20 for c in (4096, 16384))
+    assert whole - chunked > 300
+    assert 0.7 < r["chunked_peak_mb"] / chunked < 1.4 and 0.7 < r["whole_peak_mb"] / whole < 1.4, r
+    assert r["saved_mb"] == r["whole_peak_mb"] - r["chunked_peak_mb"] > 0.6 * (whole - chunked)
+    assert r["chunked_s"] > 0 and r["whole_s"] > 0
+    assert bench.json.load(open(tmp_path / "curve.json")) == records

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+import common
 import eval as evaluation
 import longrope
 
@@ -254,3 +255,53 @@ def test_readme_figure1_table_is_the_comparison():
     assert set(quoted) == set(models)
     for r in state["perplexity"]:
         assert quoted[r["model"]][lengths.index(r["length"])] == f"{r['ppl']:.2f}", r
+
+
+def test_benchmark_page_chunked_curve_and_the_2048k_arithmetic_are_the_outputs():
+    """The memory curves are bench.py --chunked's output, and the 2048k arithmetic is model.forward_memory's for a
+    Llama-2-7B shape: the page's numbers change when the estimate or the measurements do."""
+    import bench
+    import bench_long
+    from model import forward_memory, longest_fitting_length
+    page = benchmarks()
+    text = " ".join(page.split())
+    curve, seven = load("bench_cpu_chunked_curve.json"), load("bench_cpu_chunked_7b.json")
+    for line in bench.chunked_table(curve).splitlines() + bench.chunked_table(seven).splitlines():
+        assert line in page, line
+    assert [r["length"] for r in curve] == [2**k * 1024 for k in range(2, 9)]  # 4k to 256k
+    assert all(r["saved_mb"] > 0 for r in curve + seven if r["length"] > r["chunk"])
+    for r in curve + seven:  # the estimate the chunk is sized by is near what the forward took
+        assert 0.95 < r["chunked_peak_mb"] / r["estimate_chunked_mb"] < 1.25, r
+    for a, b in zip(curve[4:], curve[5:]):  # from 64k the estimate's growth per token bounds the measured one
+        measured = (b["chunked_peak_mb"] - a["chunked_peak_mb"]) * 2**20 / (b["length"] - a["length"])
+        estimated = (b["estimate_chunked_mb"] - a["estimate_chunked_mb"]) * 2**20 / (b["length"] - a["length"])
+        assert measured < estimated and f"{measured:.0f}" in text and f"{estimated:.0f} bytes" in text
+    cfg, n = bench_long.CONFIGS["7b"], 2**21
+    above = forward_memory(cfg, n, 4096, 2)
+    weights = (cfg.vocab_size * cfg.hidden_size * 2 + cfg.n_layers * (4 * cfg.hidden_size**2 + 3 * cfg.hidden_size
+               * cfg.intermediate_size + 2 * cfg.hidden_size) + cfg.hidden_size) * 2
+    assert f"prints {above / 2**30:.2f}" in text and f"{above / 2**30:.1f} GiB in all" in text
+    assert f"{weights / 2**30:.2f} GiB of bf16 weights" in text
+    assert f"**{(above + weights) / 2**30:.1f} GiB ({(above + weights) / 1e9:.1f} GB) on one GPU**" in text
+    assert (above + weights) / 2**30 < 139 - 40
+    assert f"reaches {longest_fitting_length(cfg, 65 * 2**30, 2) / 1e6:.2f}M tokens" in text
+
+
+def test_readme_passkey_budget_table_is_the_runs():
+    """Each row of the README's passkey-budget table is one eval.py passkey JSON in docs/finetuned/passkey-budget
+    (yarn-<length>-f<fraction>-s<steps>.json): its accuracy at the fine-tuning length and at 128."""
+    folder = os.path.join(DOCS, "finetuned", "passkey-budget")
+    names = sorted(n for n in os.listdir(folder) if n.startswith("yarn-"))
+    table = {tuple(cells[:3]): cells[3:] for cells in (
+        [c.strip() for c in line.strip().strip("|").split("|")] for line in readme().splitlines()
+        if line.startswith("| ") and "(YaRN" not in line and line.count("|") == 7) if len(cells) == 6}
+    assert len(names) >= 7
+    for name in names:
+        length, fraction, steps = re.fullmatch(r"yarn-(\d+)-f([\d.]+)-s(\d+)\.json", name).groups()
+        accuracy = passkey_by_length(load(os.path.join("finetuned", "passkey-budget", name)))
+        examples = int(steps) * 2 * float(fraction)
+        row = table[(common.format_length(int(length)), steps, fraction)]
+        assert row == [f"{examples:.0f}" if float(fraction) == 1 else f"about {examples:.0f}",
+                       f"{accuracy['yarn', int(length)]:.2f}", f"{accuracy['yarn', 128]:.2f}"], name
+    original = passkey_by_length(load(os.path.join("finetuned", "passkey-budget", "original.json")))
+    assert f"{original['yarn', 256]:.2f} for\n  the original model with YaRN" in readme()
