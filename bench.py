@@ -262,18 +262,25 @@ def chunked_memory(config, folder, lengths, threads, json_path=None):
         def measure(which, key, process):
             try:
                 record[key] = child_peak(process, which, n)
-            except ValueError as e:
+            except Exception as e:  # re-raised below, in the calling thread
                 record[key] = e
             record[key.replace("peak_mb", "s")] = time.perf_counter() - started
 
-        waiters = [threading.Thread(target=measure, args=(which, key, start_child(config, folder, which, n, threads)))
-                   for which, key in (("ours", "chunked_peak_mb"), ("ours-whole", "whole_peak_mb"))]
+        children = []
+        try:
+            for which, key in (("ours", "chunked_peak_mb"), ("ours-whole", "whole_peak_mb")):
+                children.append((which, key, start_child(config, folder, which, n, threads)))
+        except BaseException:
+            for _, _, process in children:  # no child left running unwaited
+                process.kill()
+            raise
+        waiters = [threading.Thread(target=measure, args=child) for child in children]
         for waiter in waiters:
             waiter.start()
         for waiter in waiters:
             waiter.join()
         for key in ("chunked_peak_mb", "whole_peak_mb"):
-            if isinstance(record[key], ValueError):
+            if isinstance(record[key], Exception):
                 raise record[key]
         record["saved_mb"] = record["whole_peak_mb"] - record["chunked_peak_mb"]
         records.append(record)

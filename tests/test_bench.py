@@ -217,7 +217,7 @@ def test_the_chunked_forward_peaks_below_the_whole_one_each_in_its_own_process(t
     assert r["chunk"] == 4096 and r["side_by_side"]
     chunked, whole = (forward_memory(config, 16384, c, 4) / 2**20 for c in (4096, 16384))
     assert whole - chunked > 300
-    assert 0.7 < r["chunked_peak_mb"] / chunked < 1.4 and 0.7 < r["whole_peak_mb"] / whole < 1.4, r
+    assert 0.7 < r["chunked_peak_mb"] / chunked < 1.4 and 0.6 < r["whole_peak_mb"] / whole < 1.4, r
     assert r["saved_mb"] == r["whole_peak_mb"] - r["chunked_peak_mb"] > 0.6 * (whole - chunked)
     assert r["chunked_s"] > 0 and r["whole_s"] > 0
     assert bench.json.load(open(tmp_path / "curve.json")) == records
