@@ -2,7 +2,8 @@
 arXiv 2402.13753) and LongRoPE2's (2025, arXiv 2502.20082), each with and without early rejection, a gradient fit
 of the log-factors as a reference, and YaRN unsearched, on the built-in tiny model at 8x without fine-tuning:
 held-out bits per byte, forward passes, minutes and passkey accuracy for each search's factors. Also a generation of
-candidates scored in one batch against one by one (`python bench.py --batched-candidates`).
+candidates scored in one batch against one by one (`python bench.py --batched-candidates`), and candidates scored per
+minute, ours against transformers (`python bench.py --search`).
 
 With `--model` a model fine-tuned with LongRoPE factors (the pipeline's `finetune-8k`) and `--target 512x`, the same
 table for the progressive extension's second search (Section 3.3): every search keeps the attention scale the
@@ -133,6 +134,74 @@ def batched_line(r):
     return (f"{r['candidates']} candidates at {r['length']} tokens on {r['device']} ({r['dtype']}, {r['threads']} "
             f"threads): one by one {r['one_by_one_s']:.3f} s, batched {r['batched_s']:.3f} s, ratio {r['ratio']:.2f}; "
             f"largest loss difference {r['max_loss_diff']:.1e}")
+
+
+def search_throughput(seconds=30, samples=5, compile=False):
+    """LongRoPE candidates scored per minute on the tiny model at 8x (1024 tokens): ours as search.py scores them
+    (set_rope, then the chunked loss), against transformers' Llama on the same weights with each candidate's rope
+    dict (rope_type longrope, its rotary embedding rebuilt, `labels=` loss). Alternating, same candidates. With
+    `compile`, also ours with compiled blocks (search.py --compile); its compile time is reported apart."""
+    import random
+    import transformers
+    from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding
+    from common import load_documents, load_tokenizer, sample_documents
+    from longrope import RopeScaling, to_hf
+    from model import TINY_DIR, load_model
+    ours = load_model("tiny", device="cpu")
+    compiled = load_model("tiny", device="cpu").compile_layers() if compile else None
+    hf = transformers.AutoModelForCausalLM.from_pretrained(TINY_DIR, dtype=torch.float32,
+                                                           attn_implementation="sdpa").eval()
+    original, head_dim = ours.rope.original_max_len, ours.config.head_dim
+    docs = sample_documents(load_documents(None, load_tokenizer("tiny")), 8 * original, samples, 0)
+    rng = random.Random(0)
+
+    def score_ours(rope, model=ours):
+        model.set_rope(rope)
+        return sum(float(model.loss(d[None])) for d in docs) / len(docs)
+
+    def score_hf(rope):  # n_hat is ours alone: transformers' longrope has none, so the candidates keep n_hat = 0
+        hf.config.rope_parameters = {**to_hf(rope, head_dim), "rope_theta": ours.config.rope_theta}
+        hf.model.rotary_emb = LlamaRotaryEmbedding(hf.config)
+        return sum(float(hf(d[None], labels=d[None]).loss) for d in docs) / len(docs)
+
+    scorers = {"ours": score_ours, "transformers": score_hf}
+    compile_s = 0.0
+    if compiled is not None:
+        scorers["compiled"] = lambda rope: score_ours(rope, compiled)
+        started = time.perf_counter()
+        with torch.inference_mode():  # compiles the blocks for this length, once
+            scorers["compiled"](RopeScaling("pi", 8.0, original))
+        compile_s = time.perf_counter() - started
+    spent, counts, gap = {which: 0.0 for which in scorers}, 0, 0.0
+    with torch.inference_mode():
+        while sum(spent.values()) < seconds or counts < 2:
+            factors = sorted(round(rng.uniform(1, 10), 2) for _ in range(head_dim // 2))
+            rope = RopeScaling("longrope", 8.0, original, long_factor=tuple(factors))
+            losses = {}
+            for which, score in scorers.items():
+                started = time.perf_counter()
+                losses[which] = score(rope)
+                spent[which] += time.perf_counter() - started
+            gap = max(gap, *(abs(losses[which] - losses["transformers"]) for which in losses))
+            counts += 1
+    per_minute = {k: 60 * counts / v for k, v in spent.items()}
+    record = {"candidates": counts, "documents": samples, "ours_per_min": per_minute["ours"],
+              "transformers_per_min": per_minute["transformers"],
+              "ratio": per_minute["ours"] / per_minute["transformers"], "max_loss_diff": gap}
+    if compiled is not None:
+        record.update(compiled_per_min=per_minute["compiled"], compile_s=compile_s,
+                      compiled_ratio=per_minute["compiled"] / per_minute["transformers"])
+    return record
+
+
+def search_line(r):
+    """The sentence the README quotes (from --search --json)."""
+    line = (f"ours {r['ours_per_min']:.1f} candidates per minute, transformers {r['transformers_per_min']:.1f} "
+            f"(ratio {r['ratio']:.2f})")
+    if "compiled_per_min" in r:
+        line += (f"; ours compiled {r['compiled_per_min']:.1f} (ratio {r['compiled_ratio']:.2f}), after "
+                 f"{r['compile_s']:.0f} s of compiling")
+    return line
 
 
 def compare_searches(work, budget=(16, 8, 8, 8, 8), samples=8, held_out=8, margins=(0.02,), gradient_steps=30,

@@ -107,7 +107,7 @@ def test_benchmark_page_speed_table_is_the_benchmark_output():
     text = benchmarks()
     for line in bench.table(load("bench_cpu.json")).splitlines():
         assert line in text, line
-    assert bench.search_line(load("bench_search.json")) in text
+    assert searches.search_line(load("bench_search.json")) in text
     batched = load("bench_batched_cpu.json")
     assert searches.batched_line(batched) in text
     assert f"the batch takes\n{batched['ratio']:.2f}x the time" in readme() and batched["ratio"] > 1  # not kept
