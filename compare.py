@@ -17,6 +17,9 @@ Steps, each saved as it finishes (compare.json) and skipped on --resume:
     ablations    the second search without n_hat; the final model without its recovered short factors; the
                  fine-tuned factors stretched by PI or YaRN instead of searched again
 
+`--pipeline-args '--finetune-lengths 4x,8x --target 64x'` moves every stage down the lengths, baselines included
+(README: the comparison at 1k, where retrieval can be taught on a CPU).
+
 A baseline is run as its users run it: a PI or YaRN model fine-tuned at 64L keeps its s = 64 up to 64L and is
 stretched to s = n / L beyond. results.md, results.json and the figures (figure1.png, passkey_heatmaps.png) are
 written to --out.
@@ -38,6 +41,7 @@ import eval as evaluation
 import figures
 import finetune
 import longrope
+import plan
 import search
 import train
 from model import chunked_cross_entropy, load_model
@@ -217,7 +221,8 @@ def ablations(out, run, stages, original, target, tuned, documents, short_docume
         losses = [search.evaluate_loss(model, rope, [d[:n]]) for d in docs]
         ppl = [math.exp(loss) for loss in losses]
         records.append({"ablation": label, "length": n, "ppl": math.exp(sum(losses) / len(losses)),
-                        "ppl_min": min(ppl), "ppl_max": max(ppl), "documents": len(docs), "n_hat": rope.n_hat})
+                        "ppl_min": min(ppl), "ppl_max": max(ppl), "documents": len(docs), "n_hat": rope.n_hat,
+                        "long_factor": list(rope.long_factor)})
         save()
     return records
 
@@ -385,7 +390,8 @@ def main(argv=None):
         run = json.load(f)["run"]
     final = longrope.load_factors(os.path.join(pipeline_dir, "factors-final.json"), model.config.rotary_dim)
     target = int(round(final.factor * final.original_max_len))
-    stages = train.plan_stages(original, target)
+    stages = train.plan_stages(original, target, train.finetune_lengths(
+        run.get("finetune_lengths", plan.FINETUNE_LENGTHS), original))
     tuned = [n for _, kind, n in stages if kind == "finetune"][-1]
     ctx = finetune.Context(types.SimpleNamespace(device=args.device, sp=1, stop_after=None))
     for m in methods:

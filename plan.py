@@ -27,11 +27,16 @@ PROBE_ROUNDS = 5
 WARM_UP_BELOW = 1.0  # a pass shorter than this many seconds is first run once untimed
 
 
-def plan_stages(original, target):
-    """[(name, kind, length)] in order. Fine-tuning at 32 L and 64 L (those up to the target; the target itself
-    when it is shorter than 32 L), then one more search at the target if it lies beyond (512 L = 2048k)."""
+FINETUNE_LENGTHS = "32x,64x"  # the paper's fine-tuning stages: 128k and 256k for a 4k model
+
+
+def plan_stages(original, target, finetune=None):
+    """[(name, kind, length)] in order. Fine-tuning at each of `finetune` (default 32 L and 64 L; those up to the
+    target; the target itself when all lie beyond it), then one more search at the target if it lies beyond
+    (512 L = 2048k)."""
     fmt = common.format_length
-    tuned = [n for n in (32 * original, 64 * original) if n <= target] or [target]
+    finetune = finetune or common.parse_lengths(FINETUNE_LENGTHS, original)
+    tuned = [n for n in finetune if n <= target] or [target]
     stages = [(f"search-{fmt(n)}", "search", n) for n in tuned]
     stages += [(f"finetune-{fmt(n)}", "finetune", n) for n in tuned]
     if target > tuned[-1]:

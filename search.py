@@ -198,7 +198,17 @@ class Run:
 
 def run_search(model, documents, search_plan, settings, run=None):
     """The search on a loaded model: writes the factor file `run.out` (its state and candidate log next to it) and
-    returns the best RopeScaling, or None when `run.stop_after` ended it first."""
+    returns the best RopeScaling, or None when `run.stop_after` ended it first. Candidates are scored on `model` one
+    rope after another; the model gets its own rope back at the end (the rope a caller plans from next, as
+    compare.py's ablations do after a search on the same model)."""
+    own = model.rope
+    try:
+        return search_on(model, documents, search_plan, settings, run)
+    finally:
+        model.set_rope(own)
+
+
+def search_on(model, documents, search_plan, settings, run=None):
     p, run = search_plan, run or Run()
     check_ranks(settings, run.ranks[1])
     started = time.time()

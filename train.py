@@ -14,7 +14,8 @@ scaled to the model's original length L (4k for Llama-2, so 32 L = 128k, 64 L = 
     export, summary          <out>/final in Hugging Face format (rope dict in config.json); perplexity at L, 64 L
                              and 512 L before and after (<out>/summary.md)
 
-`--target` picks how far to go (32x: one fine-tuning stage, 64x: two, beyond: the second search). Every stage
+`--target` picks how far to go (32x: one fine-tuning stage, 64x: two, beyond: the second search);
+`--finetune-lengths` moves the stages (4x,8x: fine-tune at 4 L and 8 L, then search again at the target). Every stage
 writes its outputs to --out, saves its state as it goes (atomically) and is skipped once done; `--resume`
 continues a killed run to the result an uninterrupted one reaches (the data order is a function of the seed and
 the step). Before anything starts, the memory each fine-tuning stage needs is estimated against the devices
@@ -107,7 +108,7 @@ SHORT_EVAL_SAMPLES = 32  # documents for the summary at the original length
 RECOVER_SAMPLES = 16  # documents (at least) for the recovery search: short ones are cheap, few would overfit
 PIPELINE_FIELDS = ("model", "target", "data", "val_data", "seed", "steps", "lr", "warmup", "batch", "search_budget",
                    "final_search_budget", "recover_budget", "search_samples", "eval_samples", "lora", "short_batch",
-                   "passkey_fraction", "original_length", "sliding_window")
+                   "passkey_fraction", "original_length", "sliding_window", "finetune_lengths")
 
 
 def pipeline_documents(val_docs, stages, original, target, args):
@@ -127,6 +128,15 @@ def pipeline_documents(val_docs, stages, original, target, args):
     search_docs = {n: common.sample_documents(search_pool, n, count, args.seed, searched, join=True)
                    for n, count in lengths.items()}
     return search_docs, eval_docs
+
+
+def finetune_lengths(text, original):
+    """The fine-tuning stages' lengths from --finetune-lengths: increasing, each beyond the original length."""
+    lengths = common.parse_lengths(text, original)
+    if not lengths or min(lengths) <= original or lengths != sorted(set(lengths)):
+        raise ValueError(f"--finetune-lengths '{text}' must be increasing lengths beyond the original {original} "
+                         "tokens, e.g. 32x,64x")
+    return lengths
 
 
 def parse_steps(text):
@@ -150,7 +160,7 @@ def pipeline(args, argv):
     if target <= original:
         raise ValueError(f"--target {args.target} ({target} tokens) must exceed the original length {original}")
     ctx.window = common.parse_window(args.sliding_window, target)
-    stages = plan_stages(original, target)
+    stages = plan_stages(original, target, finetune_lengths(args.finetune_lengths, original))
     opts.steps = parse_steps(args.steps)
     budgets = {k: parse_budget(getattr(args, k), "--" + k.replace("_", "-"))
                for k in ("search_budget", "final_search_budget", "recover_budget")}
@@ -405,6 +415,9 @@ def main(argv=None):
     parser.add_argument("--target", default="512x",
                         help="how far to extend: 32x/64x fine-tune only, 512x (2048k for a 4k model) adds the "
                              "second search; also e.g. 256k")
+    parser.add_argument("--finetune-lengths", default=plan.FINETUNE_LENGTHS,
+                        help="the fine-tuning stages' lengths, those up to the target (the paper's 128k and 256k for "
+                             "a 4k model; e.g. 4x,8x to fine-tune at 512 and 1k tokens)")
     parser.add_argument("--out", default=None, help="folder for every stage's outputs (default: runs/<model>-<target>)")
     parser.add_argument("--val-data", default=None, help="documents for the searches and the summary "
                                                          "(default: the stdlib validation split)")

@@ -52,6 +52,27 @@ def test_baselines_are_fine_tuned_with_their_own_rope_and_stretched_beyond(strai
     assert all(r["ppl_min"] <= r["ppl"] <= r["ppl_max"] for r in records)
 
 
+def test_finetune_lengths_move_every_model_of_the_comparison_alike(micro, tmp_path):
+    """--pipeline-args '--finetune-lengths 2x,4x --target 32x': the pipeline fine-tunes at 32 and 64 tokens and
+    searches again at 512; the baselines are fine-tuned through the same two stages, each with its own rope."""
+    out = tmp_path / "scaled"
+    pipeline = PIPELINE + " --target 32x --finetune-lengths 2x,4x"
+    args = [a if a != PIPELINE else pipeline for a in ARGS]
+    compare.main(["--model", micro, "--out", str(out), *args, "--lengths", "1x,4x,32x", "--passkey-lengths", "8x"])
+    with open(out / "longrope" / "pipeline.json") as f:
+        assert json.load(f)["done"][:5] == ["search-32", "search-64", "finetune-32", "finetune-64", "search-512"]
+    for method in ("pi", "yarn"):
+        for n in (32, 64):
+            tuned = load_model(str(out / f"{method}-{n}"), device="cpu")
+            ours, expected = (longrope.rope_frequencies(r, 16, 10000.0, n)
+                              for r in (tuned.rope, longrope.make_rope(method, ORIGINAL, n)))
+            assert torch.equal(ours[0], expected[0]) and ours[1] == expected[1]
+    records = state(out)["perplexity"]
+    assert {r["model"] for r in records} >= {"pi fine-tuned at 64", "yarn fine-tuned at 64",
+                                              "LongRoPE fine-tuned at 64", "LongRoPE final"}
+    assert {r["length"] for r in records} == {16, 64, 512}
+
+
 def test_one_forward_for_lengths_that_share_their_angles_equals_one_per_length(straight):
     """model_losses groups lengths whose rope is the same (LongRoPE past L: one forward at the longest) and scores
     the rest one by one; each cell must equal the plain truncated evaluation of that length."""
@@ -141,6 +162,27 @@ def test_ablation_rows_at_L_run_the_final_model_with_each_short_set(straight, mi
         losses = [search.evaluate_loss(final, rope, [d[:ORIGINAL]]) for d in documents]
         assert rows[label]["ppl"] == pytest.approx(torch.tensor(losses).mean().exp().item(), rel=1e-5), label
     assert len(rows) == compare.ABLATIONS
+
+
+def test_stretched_ablation_rows_start_from_the_fine_tuned_factors(straight, micro):
+    """The rows without a second search stretch the factors the model was fine-tuned with, by PI and by YaRN's rule
+    (the second search's `init` and `init-yarn` seeds), in the run that also searched without n_hat: that search
+    swaps the model's rope candidate after candidate, and must not leave its last one behind as the fine-tuned
+    factors."""
+    import search
+    tuned = load_model(str(straight / "longrope" / "finetune-1k"), device="cpu")
+    second = search.plan(tuned, 512 * ORIGINAL, ORIGINAL, init=tuned.rope,
+                         attention_factor=compare.train.tuned_attention_scale(tuned))
+    seeds = dict(second.seeds)
+    held_out = common.split_documents(common.load_documents(None, common.load_tokenizer(micro), "validation"))[1]
+    documents = common.sample_documents(held_out, 512 * ORIGINAL, 2, 2, "held out", join=True)
+    rows = {r["ablation"]: r for r in state(straight)["ablations"]}
+    for label, seed in (("1k factors stretched by PI (no second search)", "init"),
+                        ("1k factors stretched by YaRN's rule (no second search)", "init-yarn")):
+        rope = second.rope(seeds[seed])
+        assert rows[label]["long_factor"] == list(rope.long_factor) and rows[label]["n_hat"] == rope.n_hat, label
+        losses = [search.evaluate_loss(tuned, rope, [d]) for d in documents]
+        assert rows[label]["ppl"] == pytest.approx(torch.tensor(losses).mean().exp().item(), rel=1e-5), label
 
 
 def test_report_writes_the_tables_of_a_partial_run_and_changes_nothing(straight, micro, tmp_path):

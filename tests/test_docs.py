@@ -240,22 +240,53 @@ def test_every_code_pointer_in_the_readme_exists():
     assert checked >= 30
 
 
-def test_readme_figure1_table_is_the_comparison():
-    """The README's Figure 1 table quotes `python compare.py --out docs/finetuned` (compare.json) cell for cell."""
-    state = load(os.path.join("finetuned", "compare.json"))
-    text = readme()
-    section = text[text.index("### Fine-tuned LongRoPE against fine-tuned PI and YaRN"):]
-    section = section[:section.index("Passkey retrieval")]
+def quoted_rows(section):
+    """{first cell: the other cells} of every table row in `section`, bold marks and parentheses dropped."""
     quoted = {}
     for line in section.splitlines():
         if line.startswith("| ") and not line.startswith("| model") and "---" not in line:
             cells = [c.strip().strip("*") for c in line.strip("|").split("|")]
             quoted[cells[0].split(" (")[0]] = cells[1:]
+    return quoted
+
+
+def readme_section(start, end, after=None):
+    """The README from `start` (the first one after `after`, when given) up to the next `end`."""
+    text = readme()
+    text = text[text.index(after):] if after else text
+    section = text[text.index(start):]
+    return section[:section.index(end)]
+
+
+def test_readme_figure1_table_is_the_comparison():
+    """The README's Figure 1 table quotes `python compare.py --out docs/finetuned` (compare.json) cell for cell."""
+    state = load(os.path.join("finetuned", "compare.json"))
+    quoted = quoted_rows(readme_section("### Fine-tuned LongRoPE against fine-tuned PI and YaRN", "Passkey retrieval"))
     lengths = sorted({r["length"] for r in state["perplexity"]})
     models = list(dict.fromkeys(r["model"] for r in state["perplexity"]))
     assert set(quoted) == set(models)
     for r in state["perplexity"]:
         assert quoted[r["model"]][lengths.index(r["length"])] == f"{r['ppl']:.2f}", r
+
+
+def test_readme_one_k_comparison_tables_are_the_run():
+    """The fine-tuned comparison at 1k (`compare.py --out docs/finetuned-1k`): its perplexity and passkey tables in
+    the README quote compare.json cell for cell, and every model it names was measured."""
+    state = load(os.path.join("finetuned-1k", "compare.json"))
+    assert "--finetune-lengths 4x,8x" in state["settings"]["pipeline_args"]
+    heading = "### Passkey after fine-tuning"
+    tables = {"perplexity": quoted_rows(readme_section(heading, "Passkey accuracy")),
+              "passkey": quoted_rows(readme_section("Passkey accuracy", "###", after=heading))}
+    lengths = {k: sorted({r["length"] for r in state[k]}) for k in tables}
+    for k in tables:
+        models = list(dict.fromkeys(r["model"] for r in state[k]))
+        assert set(models) <= set(tables[k]), k
+    for r in state["perplexity"]:
+        assert tables["perplexity"][r["model"]][lengths["perplexity"].index(r["length"])] == f"{r['ppl']:.2f}", r
+    for label in dict.fromkeys(r["model"] for r in state["passkey"]):
+        for i, n in enumerate(lengths["passkey"]):
+            cells = [r["accuracy"] for r in state["passkey"] if r["model"] == label and r["length"] == n]
+            assert tables["passkey"][label][i] == f"{sum(cells) / len(cells):.2f}", (label, n)
 
 
 def test_benchmark_page_chunked_curve_and_the_2048k_arithmetic_are_the_outputs():

@@ -282,9 +282,11 @@ def test_phi3_search_at_8x_and_export_load_in_transformers_with_our_loss(folders
     documents = [tokens_for(8 * ORIGINAL, batch=1, seed=s)[0] for s in range(2)]
     settings = search.Settings(population=4, iterations=1, parents=2, mutations=2, crossovers=2)
     factors = str(tmp_path / "factors.json")
+    own = model.rope
     rope = search.run_search(model, documents, search.plan(model, 8 * ORIGINAL), settings,
                              search.Run(factors, compare_methods=False))
     assert len(rope.long_factor) == 4  # one per rotated frequency
+    assert model.rope == own  # every candidate was scored on the model; its own rope is back
     out = checkpoint.export_model(path, factors, str(tmp_path / "extended"))
     hf = transformers.Phi3ForCausalLM.from_pretrained(out, attn_implementation="eager").eval()
     ours = load_model(out, device="cpu")

@@ -56,6 +56,9 @@ def test_stages_follow_the_paper_scaled_to_the_model():
     assert [n for n, _, _ in train.plan_stages(4096, 128 * 1024)] == ["search-128k", "finetune-128k", "recover",
                                                                        "export", "summary"]
     assert [n for n, _, _ in train.plan_stages(128, 1024)][:2] == ["search-1k", "finetune-1k"]  # below 32 L
+    # --finetune-lengths 4x,8x: the same progression scaled down (fine-tune at 512 and 1k, search again at 8k)
+    assert [n for n, _, _ in train.plan_stages(128, 8192, train.finetune_lengths("4x,8x", 128))] == [
+        "search-512", "search-1k", "finetune-512", "finetune-1k", "search-8k", "recover", "export", "summary"]
 
 
 def test_pipeline_writes_every_stage(straight, micro):
@@ -209,6 +212,8 @@ def test_a_finished_folder_is_not_overwritten(straight, micro, capsys):
     (["--eval-samples", "1000"], "1000 are needed"),
     (["--target", "1m"], "but 1 are needed (longest: 943741 tokens with all of them joined)"),
     (["--passkey-fraction", "1.5"], "--passkey-fraction must lie in [0, 1]"),
+    (["--finetune-lengths", "64x,32x"], "--finetune-lengths '64x,32x' must be increasing lengths beyond the original"),
+    (["--finetune-lengths", "1x,2x"], "beyond the original 16 tokens"),
 ])
 def test_bad_input_is_one_sentence(micro, tmp_path, extra, words, capsys):
     with pytest.raises(SystemExit) as e:
