@@ -15,8 +15,8 @@ scaled to the model's original length L (4k for Llama-2, so 32 L = 128k, 64 L = 
                              and 512 L before and after (<out>/summary.md)
 
 `--target` picks how far to go (32x: one fine-tuning stage, 64x: two, beyond: the second search);
-`--finetune-lengths` moves the stages (4x,8x: fine-tune at 4 L and 8 L, then search again at the target). Every stage
-writes its outputs to --out, saves its state as it goes (atomically) and is skipped once done; `--resume`
+`--finetune-lengths` moves the stages (4x,8x: fine-tune at 4 L and 8 L, then search again at the target).
+Every stage writes its outputs to --out, saves its state as it goes (atomically) and is skipped once done; `--resume`
 continues a killed run to the result an uninterrupted one reaches (the data order is a function of the seed and
 the step). Before anything starts, the memory each fine-tuning stage needs is estimated against the devices
 (parallel.estimate_memory); a stage that cannot fit stops the run with what would make it fit.
